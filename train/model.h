@@ -1,0 +1,71 @@
+/* model.h — the OVSegmentor model in C: configuration, one parameter block with its name table
+ * (names and shapes of the paper's code's state_dict), gradients, preallocated activations, and
+ * the forward/backward of a training step. The trainer (train/train.c), checkpoints and eval use
+ * only this API. */
+#ifndef OVS_MODEL_H
+#define OVS_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shards/batch.h"
+#include "util/err.h"
+#include "util/rng.h"
+
+typedef struct ovs_config {
+    char name[32];          /* "tiny", "paper", or a file name */
+    /* image encoder (GroupViT) */
+    int img_size, patch, width, heads;
+    int depth0, depth1;     /* ViT blocks before / after the grouping block */
+    int groups_in, groups_out; /* learnable group tokens (64) -> output groups (8) */
+    int mlp_ratio;          /* 4 */
+    float drop_path;        /* max drop-path rate (linspace over all blocks) */
+    /* text encoder (BERT) */
+    int vocab, text_len, text_width, text_heads, text_layers, text_ff, type_vocab, max_pos;
+    /* heads */
+    int proj_hidden, proj_out; /* 4096, 256 */
+    int mem_layers;         /* masked entity completion decoder layers (1) */
+    /* options that depart from the paper (reported as their own rows, never default) */
+    int local_patches;      /* 0 = paper */
+    int no_group_residual;  /* 0 = paper */
+} ovs_config;
+
+/* Fills cfg from a preset name ("tiny", "paper") or a config file of `key = value` lines. */
+int ovs_config_load(ovs_config *cfg, const char *name_or_path, ovs_err *e);
+/* Applies one "key=value" override (flags such as --set width=256). */
+int ovs_config_set(ovs_config *cfg, const char *kv, ovs_err *e);
+
+/* One entry of the parameter table: drives checkpoint names, weight decay and the twin mapping. */
+typedef struct ovs_param {
+    char name[96];      /* state_dict name, e.g. "img_encoder.layers.0.blocks.0.attn.qkv.weight" */
+    int ndim;
+    int shape[4];
+    size_t offset;      /* in floats, into params / grads */
+    size_t numel;
+    int decay;          /* 1 if AdamW weight decay applies (not biases, norms, 1-D params) */
+    int trainable;      /* 0 for buffers (BatchNorm running stats) and frozen parts */
+} ovs_param;
+
+typedef struct ovs_losses {
+    float total, contrastive, entity, mask; /* mask = 0 in stage 1 */
+} ovs_losses;
+
+typedef struct ovs_model ovs_model; /* opaque: activations and scratch live inside */
+
+/* Allocates parameters (initialised as the paper's code does, from seed), gradients and the
+ * activations for batches of up to max_batch. No allocation happens inside a step afterwards. */
+int ovs_model_create(ovs_model **m, const ovs_config *cfg, int max_batch, uint64_t seed, ovs_err *e);
+void ovs_model_free(ovs_model *m);
+
+const ovs_config *ovs_model_config(const ovs_model *m);
+float *ovs_model_params(ovs_model *m);     /* the one parameter block */
+float *ovs_model_grads(ovs_model *m);      /* same layout as params */
+size_t ovs_model_numel(const ovs_model *m);
+const ovs_param *ovs_model_table(const ovs_model *m, int *n);
+const ovs_param *ovs_model_find(const ovs_model *m, const char *name);
+
+/* Training step, stage 1: forward, the losses, backward into grads (grads are zeroed first).
+ * Gumbel noise and drop-path draws come from rng (serialisable). */
+int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *out, ovs_err *e);
+
+#endif
