@@ -24,14 +24,16 @@ LIB_SRC  = $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/sql.o
 TEST_SRC = $(wildcard tests/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY = $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/replay_%)
 DEP      = $(LIB_OBJ:.o=.d) $(BUILD)/ovseg.d
 
 # Debian packages: build, runtime, test servers and data.
 DEBS = build-essential pkg-config libsqlite3-dev libarchive-dev libcurl4-openssl-dev libpcre2-dev \
        libopenblas-dev libwebp-dev libpng-dev libjpeg-dev sqlite3 nginx-light wordnet-base \
-       python3 python3-venv gzip bzip2 xz-utils zstd curl ca-certificates
+       python3 python3-venv gzip bzip2 xz-utils zstd curl ca-certificates clang libomp-dev
 
-.PHONY: all deps deps-apt deps-venv test asan bench demo install clean
+.PHONY: all deps deps-apt deps-venv test tests asan bench demo install clean fuzz chaos
 all: ovseg
 
 ovseg: $(BUILD)/ovseg
@@ -62,6 +64,12 @@ $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libovseg.a
 	@echo "CC $<"
 	@$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libovseg.a $(LDFLAGS) $(LDLIBS)
 
+# Fuzz targets without libFuzzer (the smoke run in make test): replay seeds + seeded mutations.
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(BUILD)/libovseg.a
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(CFLAGS) -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libovseg.a $(LDFLAGS) $(LDLIBS)
+
 -include $(DEP) $(TEST_BIN:=.d)
 
 # ── set-up ─────────────────────────────────────────────────────────────────────────────────
@@ -89,12 +97,29 @@ test: deps
 	@$(MAKE) --no-print-directory ovseg tests
 	@sh tests/run.sh $(BUILD)
 
-tests: $(TEST_BIN)
+tests: $(TEST_BIN) $(FUZZ_REPLAY)
+
+# make fuzz T=name S=seconds: libFuzzer (clang) + ASan + UBSan on tests/fuzz/fuzz_NAME.c.
+T ?= image
+S ?= 60
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang \
+	  OPT="-O1 -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer" build-fuzz/libovseg.a
+	@echo "CC tests/fuzz/fuzz_$(T).c (libFuzzer)"
+	@clang -std=c17 -O1 -g -I. -D_GNU_SOURCE -fsanitize=address,undefined,fuzzer -fopenmp \
+	  $$(pkg-config --cflags $(PKGS)) -o build-fuzz/fuzz_$(T) tests/fuzz/fuzz_$(T).c build-fuzz/libovseg.a \
+	  $(LDLIBS) -fopenmp
+	@mkdir -p build-fuzz/corpus-$(T) && cp -n tests/fuzz/corpus/$(T)/* build-fuzz/corpus-$(T)/ 2>/dev/null; \
+	  build-fuzz/fuzz_$(T) -max_total_time=$(S) -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build-fuzz/ \
+	  build-fuzz/corpus-$(T) tests/fuzz/corpus/$(T)
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	  LDFLAGS="-fopenmp -fsanitize=address,undefined" build-asan/ovseg $(patsubst $(BUILD)/%,build-asan/%,$(TEST_BIN))
-	@ASAN_OPTIONS=detect_leaks=1 OVSEG_BIN=build-asan/ovseg sh tests/run.sh build-asan
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	  LDFLAGS="-fopenmp -fsanitize=address,undefined" $(patsubst $(BUILD)/%,build-asan/%,$(FUZZ_REPLAY))
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 OVSEG_BIN=build-asan/ovseg \
+	  sh tests/run.sh build-asan
 
 bench: deps ovseg
 	@sh tests/bench.sh
@@ -102,9 +127,13 @@ bench: deps ovseg
 demo: deps ovseg
 	@sh tests/demo.sh
 
+# make chaos: kill -9 suites for every stage (tests/chaos/chaos_*.sh), with a report.
+chaos: deps ovseg
+	@sh tests/chaos/run.sh
+
 install: ovseg
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 ovseg $(DESTDIR)$(PREFIX)/bin/ovseg
 
 clean:
-	rm -rf $(BUILD) build-asan ovseg
+	rm -rf $(BUILD) build-asan build-fuzz ovseg

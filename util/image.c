@@ -84,7 +84,9 @@ int ovs_image_info(const void *data, size_t n, ovs_imgfmt *fmt, int *w, int *h, 
         }
         break;
     case OVS_IMG_WEBP: ok = WebPGetInfo(p, n, w, h) ? 0 : -1; break;
-    case OVS_IMG_GIF: *w = p[6] | p[7] << 8; *h = p[8] | p[9] << 8; ok = n >= 10 ? 0 : -1; break;
+    case OVS_IMG_GIF:
+        if (n >= 10) *w = p[6] | p[7] << 8, *h = p[8] | p[9] << 8, ok = 0;
+        break;
     default: return ovs_errf(e, OVS_EUSER, "not an image (unknown format)");
     }
     if (fmt) *fmt = f;
