@@ -17,6 +17,12 @@ OPT     ?= -O2
 CFLAGS  += -std=c17 $(OPT) -g -Wall -Wextra -Werror -fopenmp -D_GNU_SOURCE -I. \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+# MPI is optional: with OpenMPI's development files present, train/dist.c uses it (MPI=0 to disable).
+MPI     ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+CFLAGS  += -DOVS_HAVE_MPI $(shell pkg-config --cflags ompi-c)
+LDLIBS  += $(shell pkg-config --libs ompi-c)
+endif
 LDFLAGS += -fopenmp
 
 MODULES  = util db ingest entities shards train eval
@@ -31,7 +37,8 @@ DEP      = $(LIB_OBJ:.o=.d) $(BUILD)/ovseg.d
 # Debian packages: build, runtime, test servers and data.
 DEBS = build-essential pkg-config libsqlite3-dev libarchive-dev libcurl4-openssl-dev libpcre2-dev \
        libopenblas-dev libwebp-dev libpng-dev libjpeg-dev sqlite3 nginx-light wordnet-base \
-       python3 python3-venv gzip bzip2 xz-utils zstd curl ca-certificates clang libomp-dev
+       python3 python3-venv gzip bzip2 xz-utils zstd curl ca-certificates clang libomp-dev \
+       libopenmpi-dev openmpi-bin
 
 .PHONY: all deps deps-apt deps-venv test tests asan bench demo install clean fuzz chaos
 all: ovseg

@@ -1,0 +1,99 @@
+/* dist.c — MPI wrappers for data-parallel training (see dist.h); identity without MPI. */
+#include "train/dist.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef OVS_HAVE_MPI
+#include <mpi.h>
+
+int ovs_dist_have_mpi(void) { return 1; }
+
+static int launched_by_mpirun(void) {
+    return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");
+}
+
+static int mpi_fail(ovs_err *e, int rc, const char *what) {
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    return ovs_errf(e, OVS_EINTERNAL, "MPI %s failed: %s (a rank may have died)", what, msg);
+}
+
+int ovs_dist_init(ovs_dist *d, ovs_err *e) {
+    memset(d, 0, sizeof *d);
+    d->world = 1;
+    if (!launched_by_mpirun()) return 0;
+    int provided, rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+    if (rc != MPI_SUCCESS) return mpi_fail(e, rc, "init");
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &d->world);
+    d->mpi = 1;
+    return 0;
+}
+
+void ovs_dist_finalize(ovs_dist *d) {
+    if (d->mpi) MPI_Finalize();
+    d->mpi = 0;
+}
+
+int ovs_dist_allreduce_sum(ovs_dist *d, float *buf, size_t n, ovs_err *e) {
+    if (!d->mpi || d->world == 1) return 0;
+    int rc = MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? 0 : mpi_fail(e, rc, "all-reduce");
+}
+
+int ovs_dist_allreduce_sum_d(ovs_dist *d, double *buf, size_t n, ovs_err *e) {
+    if (!d->mpi || d->world == 1) return 0;
+    int rc = MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? 0 : mpi_fail(e, rc, "all-reduce");
+}
+
+int ovs_dist_allgather(ovs_dist *d, const float *send, float *recv, size_t n, ovs_err *e) {
+    if (!d->mpi || d->world == 1) {
+        if (recv != send) memmove(recv, send, n * sizeof(float));
+        return 0;
+    }
+    int rc = MPI_Allgather(send, (int)n, MPI_FLOAT, recv, (int)n, MPI_FLOAT, MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? 0 : mpi_fail(e, rc, "all-gather");
+}
+
+int ovs_dist_bcast(ovs_dist *d, void *buf, size_t n, ovs_err *e) {
+    if (!d->mpi || d->world == 1) return 0;
+    int rc = MPI_Bcast(buf, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? 0 : mpi_fail(e, rc, "broadcast");
+}
+
+int ovs_dist_barrier(ovs_dist *d, ovs_err *e) {
+    if (!d->mpi || d->world == 1) return 0;
+    int rc = MPI_Barrier(MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? 0 : mpi_fail(e, rc, "barrier");
+}
+
+#else /* no MPI: one process */
+
+int ovs_dist_have_mpi(void) { return 0; }
+
+int ovs_dist_init(ovs_dist *d, ovs_err *e) {
+    (void)e;
+    memset(d, 0, sizeof *d);
+    d->world = 1;
+    return 0;
+}
+
+void ovs_dist_finalize(ovs_dist *d) { (void)d; }
+
+int ovs_dist_allreduce_sum(ovs_dist *d, float *buf, size_t n, ovs_err *e) { (void)d, (void)buf, (void)n, (void)e; return 0; }
+int ovs_dist_allreduce_sum_d(ovs_dist *d, double *buf, size_t n, ovs_err *e) { (void)d, (void)buf, (void)n, (void)e; return 0; }
+
+int ovs_dist_allgather(ovs_dist *d, const float *send, float *recv, size_t n, ovs_err *e) {
+    (void)d, (void)e;
+    if (recv != send) memmove(recv, send, n * sizeof(float));
+    return 0;
+}
+
+int ovs_dist_bcast(ovs_dist *d, void *buf, size_t n, ovs_err *e) { (void)d, (void)buf, (void)n, (void)e; return 0; }
+int ovs_dist_barrier(ovs_dist *d, ovs_err *e) { (void)d, (void)e; return 0; }
+
+#endif
