@@ -93,7 +93,7 @@ deps-apt:
 	fi
 
 deps-venv: $(VENV)/.done
-$(VENV)/.done: tests/requirements.txt tests/requirements-nodeps.txt
+$(VENV)/.done: tests/requirements.txt tests/requirements-nodeps.txt | deps-apt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
 	@$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -r tests/requirements-nodeps.txt
