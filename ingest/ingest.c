@@ -155,12 +155,12 @@ typedef struct pipeline {
     int64_t skipped;    /* lines actually skipped (fewer when the file shrank) */
 } pipeline;
 
-/* Reads one line into the batch; returns 1 at the end of the input, 0 after a line, or an error. */
-static int read_line(pipeline *pl, batch *b) {
+/* Reads one line into the batch (*end = 1 at the end of the input); returns 0 or an error. */
+static int read_line(pipeline *pl, batch *b, int *end) {
     ovs_tsv_line l;
     int rc = ovs_tsv_next(&pl->tsv, &l, &b->err);
     if (rc) return rc;
-    if (!l.ptr) return 1;
+    if (!l.ptr) { *end = 1; return 0; }
     b->lines++;
     ovs_tsv_fields f;
     int why = l.too_long ? OVS_REJ_LINE_TOO_LONG : ovs_tsv_check(l.ptr, l.len, pl->o->caption_first, &f);
@@ -178,13 +178,16 @@ static int read_line(pipeline *pl, batch *b) {
 static void fill_batch(pipeline *pl, batch *b) {
     int64_t max = pl->o->batch_lines > 0 ? pl->o->batch_lines : OVS_INGEST_BATCH;
     while (b->lines < max && b->tlen < TEXT_LIMIT) {
-        int rc = read_line(pl, b);
-        if (rc == 1) { b->final = 1; break; }
+        int end = 0, rc = read_line(pl, b, &end);
         if (rc) { b->rc = rc; b->final = 1; break; }
+        if (end) { b->final = 1; break; }
         if ((b->lines & 4095) == 0 && __atomic_load_n(&pl->stop, __ATOMIC_RELAXED)) { b->final = 1; break; }
     }
     b->last_line = pl->tsv.line;
-    if (!b->rc && sort_and_dedupe(b)) b->rc = ovs_errf(&b->err, OVS_EINTERNAL, "out of memory"), b->final = 1;
+    if (sort_and_dedupe(b)) {
+        b->rc = ovs_errf(&b->err, OVS_EINTERNAL, "out of memory");
+        b->final = 1;
+    }
 }
 
 static int skip_done_lines(pipeline *pl, batch *b) {
@@ -400,12 +403,17 @@ static void progress_batch(ovs_progress *p, const ovs_ingest_counts *c) {
 /* Takes the batches from the reader in order and writes them; stops the reader on an error. */
 static int consume(pipeline *pl, writer *w, ovs_ingest_counts *c, ovs_progress *p, ovs_err *e) {
     int rc = 0;
+    double waited = 0, busy = 0;
     for (int k = 0;; k ^= 1) {
+        double t0 = ovs_now();
         pthread_mutex_lock(&pl->mu);
         while (!pl->full[k]) pthread_cond_wait(&pl->cv, &pl->mu);
         pthread_mutex_unlock(&pl->mu);
+        double t1 = ovs_now();
         batch *b = &pl->slot[k];
         rc = write_batch(w, b, c, e);
+        waited += t1 - t0;
+        busy += ovs_now() - t1;
         if (!rc && b->rc) { rc = b->rc; *e = b->err; }
         int final = b->final;
         pthread_mutex_lock(&pl->mu);
@@ -414,8 +422,10 @@ static int consume(pipeline *pl, writer *w, ovs_ingest_counts *c, ovs_progress *
         pthread_cond_broadcast(&pl->cv);
         pthread_mutex_unlock(&pl->mu);
         progress_batch(p, c);
-        if (rc || final) return rc;
+        if (rc || final) break;
     }
+    ovs_debug("%s: writer busy %.2f s, waited for the reader %.2f s", pl->tsv.path, busy, waited);
+    return rc;
 }
 
 int ovs_ingest_file(ovs_db *db, const char *path, const ovs_ingest_opts *o, ovs_ingest_counts *c,
