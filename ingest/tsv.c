@@ -119,10 +119,17 @@ int ovs_tsv_open(ovs_tsv *t, const char *path, ovs_err *e) {
     if (!t->buf || !t->a) { ovs_tsv_close(t); return ovs_errf(e, OVS_EINTERNAL, "%s: out of memory", path); }
     archive_read_support_filter_all(t->a);
     archive_read_support_format_raw(t->a);
+    if (st.st_size == 0) { t->eof = 1; return 0; } /* libarchive's raw format refuses empty input */
     int rc = archive_read_open_filename(t->a, path, READ_CHUNK);
     struct archive_entry *ent;
     if (rc == ARCHIVE_OK) rc = archive_read_next_header(t->a, &ent);
-    if (rc == ARCHIVE_EOF) { t->eof = 1; return 0; } /* an empty file */
+    /* the raw format accepts any input of one byte or more, so "unrecognized format" means the
+     * decompressed stream is empty (e.g. gzip of nothing) */
+    const char *why = archive_error_string(t->a);
+    if (rc == ARCHIVE_EOF || (rc == ARCHIVE_FATAL && why && strstr(why, "Unrecognized archive format"))) {
+        t->eof = 1;
+        return 0;
+    }
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
         int err = ovs_errf(e, OVS_EUSER, "%s: cannot read: %s", path,
                            archive_error_string(t->a) ? archive_error_string(t->a) : "unknown error");
@@ -166,7 +173,9 @@ int ovs_tsv_next(ovs_tsv *t, ovs_tsv_line *l, ovs_err *e) {
             if (nl) { t->start += (size_t)(nl - p) + 1; t->skipping = 0; continue; }
             t->start = t->end;
         } else if (nl) {
-            emit(t, l, (size_t)(nl - p), 0);
+            size_t len = (size_t)(nl - p);
+            if (len > OVS_TSV_MAX_LINE) emit(t, l, OVS_TSV_MAX_LINE, 1);
+            else emit(t, l, len, 0);
             t->start += (size_t)(nl - p) + 1;
             return 0;
         } else if (avail > OVS_TSV_MAX_LINE) {

@@ -79,6 +79,9 @@ for f in mix.tsv mix.tsv.gz mix.tsv.bz2 mix.tsv.xz mix.tsv.zst; do
   q "$T/$f.db" "SELECT id, url, caption, line FROM samples ORDER BY id; SELECT line, reason, excerpt FROM rejects ORDER BY line" >"$T/$f.dump"
   cmp -s "$T/mix.tsv.dump" "$T/$f.dump" || { ok=0; echo "$f differs from plain"; }
 done
+printf '' | gzip -c >"$T/empty.tsv.gz"; : >"$T/empty.tsv"
+$OVSEG ingest "$T/mix.tsv.db" "$T/empty.tsv.gz" "$T/empty.tsv" >"$T/out" 2>&1 && grep -q "empty.tsv.gz: 0 lines read" "$T/out" ||
+  { ok=0; echo "empty files: $(cat "$T/out")"; }
 [ $ok = 1 ] && [ -s "$T/mix.tsv.dump" ] && pass ingest_all_compressions_give_identical_rows || fail ingest_all_compressions_give_identical_rows "see above"
 
 # ── --part i/N: disjoint parts that make up the whole ───────────────────────────────────────
