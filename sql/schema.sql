@@ -30,6 +30,7 @@ CREATE TABLE sources (
   inserted    INTEGER NOT NULL DEFAULT 0,
   duplicates  INTEGER NOT NULL DEFAULT 0,
   rejected    INTEGER NOT NULL DEFAULT 0,
+  other_part  INTEGER NOT NULL DEFAULT 0, -- valid lines whose URL belongs to another --part
   part        TEXT                     -- 'i/N' when ingested with --part
 );
 
@@ -65,7 +66,7 @@ CREATE TABLE rejects (
   id        INTEGER PRIMARY KEY,
   source_id INTEGER NOT NULL REFERENCES sources(id),
   line      INTEGER NOT NULL,
-  reason    TEXT NOT NULL,             -- missing_tab, empty_url, bad_scheme, url_too_long, ...
+  reason    TEXT NOT NULL,             -- missing_tab, empty_url, bad_scheme, ... (docs/ingest.md)
   excerpt   TEXT,                      -- first bytes of the line, made printable
   UNIQUE(source_id, line)
 );
