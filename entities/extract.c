@@ -23,6 +23,8 @@ typedef struct winfo {
     uint8_t closed;      /* a function word */
     uint8_t known;       /* a function word or a WordNet lemma form */
     uint8_t stop;        /* a stop-noun: tagged M after Viterbi, so it ends noun phrases */
+    uint8_t plural;      /* a plural noun form (dogs, children) */
+    float nv_shift;      /* log factor moving weight from N to V after a plural noun (0: not N/V) */
 } winfo;
 
 typedef struct tok {
@@ -133,6 +135,12 @@ static void analyse_open(ovs_extractor *x, winfo *w, const char *form, size_t n)
         w->emit[OVS_T_O] = 0;
         return;
     }
+    if (wt[OVS_POS_V] > 0 && n > 4 && !memcmp(form + n - 3, "ing", 3)) { /* -ing: verb first */
+        sum += wt[OVS_POS_V] * (r->ing_verb - 1);
+        wt[OVS_POS_V] *= r->ing_verb;
+    }
+    w->plural = w->nbase >= 0 && (ovs_strmap_len(&lx->map, w->nbase) != n || memcmp(ovs_strmap_str(&lx->map, w->nbase), form, n));
+    if (w->nbase >= 0 && wt[OVS_POS_V] > 0) w->nv_shift = logf(r->after_plural);
     w->known = 1;
     w->adj = wt[OVS_POS_A] > 0;
     for (int p = 0; p < OVS_NPOS; p++)
@@ -273,12 +281,40 @@ static int key_add(char *key, size_t *kl, size_t cap, const char *s, size_t n) {
     return 1;
 }
 
+/* "t - shirt", "close - up": a hyphenated WordNet noun written with spaces. Returns the info index
+ * of the joined noun, or -1. */
+static int32_t spaced_hyphen(ovs_extractor *x, size_t i) {
+    if (i + 2 >= x->ntok) return -1;
+    const tok *a = &x->toks[i], *h = &x->toks[i + 1], *b = &x->toks[i + 2];
+    if (!a->word || !b->word || h->word || h->flen != 1 || x->lower[h->form] != '-') return -1;
+    const ovs_lex *lx = x->r->lex;
+    const winfo *wb = &x->info[b->info];
+    const char *base = wb->nbase >= 0 ? ovs_strmap_str(&lx->map, wb->nbase) : x->lower + b->form;
+    size_t bl = wb->nbase >= 0 ? ovs_strmap_len(&lx->map, wb->nbase) : b->flen;
+    char key[256];
+    if (a->flen + bl + 2 > sizeof key) return -1;
+    memcpy(key, x->lower + a->form, a->flen);
+    key[a->flen] = '-';
+    memcpy(key + a->flen + 1, base, bl);
+    const ovs_lex_info *li = ovs_lex_get(lx, key, a->flen + 1 + bl);
+    if (!li || !(li->pos & (1u << OVS_POS_N))) return -1;
+    return analyse_colloc(x, key, a->flen + 1 + bl);
+}
+
 /* Joins the longest WordNet multi-word noun starting at each token (greedy, left to right). */
 static int join_collocations(ovs_extractor *x) {
     const ovs_lex *lx = x->r->lex;
     size_t out = 0;
     for (size_t i = 0; i < x->ntok; i++) {
         tok t = x->toks[i];
+        int32_t hy = spaced_hyphen(x, i);
+        if (hy >= 0) {
+            t.info = hy;
+            t.end = x->toks[i + 2].end;
+            x->toks[out++] = t;
+            i += 2;
+            continue;
+        }
         const winfo *w = &x->info[t.info];
         size_t best = 0, bestlen = 0;
         char key[256], bestkey[256];
@@ -340,6 +376,7 @@ static int viterbi(ovs_extractor *x) {
     for (int t = 0; t < OVS_NT; t++) sc[t] = r->trans[OVS_NT][t] + w0->emit[t];
     for (size_t i = 1; i < n; i++) {
         const winfo *w = &x->info[x->toks[i].info];
+        float vbonus = w->nv_shift != 0 && x->info[x->toks[i - 1].info].plural ? w->nv_shift : 0;
         float *prev = sc + (i - 1) * OVS_NT, *cur = sc + i * OVS_NT;
         uint8_t *bk = x->back + i * OVS_NT;
         for (int t = 0; t < OVS_NT; t++) {
@@ -354,7 +391,7 @@ static int viterbi(ovs_extractor *x) {
                 float v = prev[s] + r->trans[s][t];
                 if (v > best) best = v, arg = s;
             }
-            cur[t] = best + w->emit[t];
+            cur[t] = best + w->emit[t] + (t == OVS_T_V ? vbonus : 0);
             bk[t] = (uint8_t)arg;
         }
     }

@@ -86,6 +86,14 @@ static int parse_rules_line(ovs_ent_rules *r, char *line, const char *where, ovs
         r->minknown = atoi(f[1]);
         return 0;
     }
+    if (!strcmp(f[0], "ing_verb") && nf == 2) {
+        r->ing_verb = (float)atof(f[1]);
+        return 0;
+    }
+    if (!strcmp(f[0], "after_plural") && nf == 2) {
+        r->after_plural = (float)atof(f[1]);
+        return 0;
+    }
     if (!strcmp(f[0], "emission_power") && nf == 2) {
         r->emission_power = (float)atof(f[1]);
         return 0;
@@ -180,6 +188,7 @@ int ovs_ent_rules_load(ovs_ent_rules **out, const char *dir, const ovs_lex *lex,
     r->lex = lex;
     r->minknown = 50;
     r->emission_power = 1.0f;
+    r->ing_verb = r->after_plural = 1.0f;
     for (int a = 0; a <= OVS_NT; a++)
         for (int b = 0; b <= OVS_NT; b++) r->trans[a][b] = (float)log(1.0 / (OVS_NT + 1));
     static const char *const names[3] = {"rules.txt", "synonyms.txt", "stopnouns.txt"};

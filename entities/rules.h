@@ -30,6 +30,7 @@ struct ovs_ent_rules {
     ovs_strmap stop, nocolloc, colloc; /* colloc: adjective-first multi-word nouns to join */
     int minknown;
     float emission_power;
+    float ing_verb, after_plural; /* verb weight factors (see rules.txt) */
     char chunk[1024];
     pcre2_code *re;
     int head_group, jit;
