@@ -145,9 +145,9 @@ static int parse_stop_line(ovs_ent_rules *r, char *line, const char *where, ovs_
 typedef int (*line_fn)(ovs_ent_rules *, char *, const char *, ovs_err *);
 
 /* Feeds each line of text to fn, naming file:line in errors; hashes the text into the version. */
-static int parse_text(ovs_ent_rules *r, const char *text, const char *name, line_fn fn, ovs_sha256 *h, ovs_err *e) {
+static int parse_text(ovs_ent_rules *r, const char *text, const char *base, const char *name, line_fn fn, ovs_sha256 *h, ovs_err *e) {
     size_t n = strlen(text);
-    ovs_sha256_update(h, name, strlen(name));
+    ovs_sha256_update(h, base, strlen(base) + 1);
     ovs_sha256_update(h, text, n);
     char *copy = malloc(n + 1);
     if (!copy) return ovs_errf(e, OVS_EINTERNAL, "%s: out of memory", name);
@@ -205,7 +205,7 @@ int ovs_ent_rules_load(ovs_ent_rules **out, const char *dir, const ovs_lex *lex,
             size_t len;
             if ((rc = ovs_read_file(where, &text, &len, e))) break;
         }
-        rc = parse_text(r, dir ? text : embedded[k], dir ? where : names[k], fns[k], &h, e);
+        rc = parse_text(r, dir ? text : embedded[k], names[k], dir ? where : names[k], fns[k], &h, e);
         free(text);
         if (k == 0 && dir) snprintf(r->rules_path, sizeof r->rules_path, "%s", where);
     }
