@@ -27,7 +27,7 @@ LDFLAGS += -fopenmp
 
 MODULES  = util db ingest entities shards train eval
 LIB_SRC  = $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
-LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/sql.o
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/sql.o $(BUILD)/gen/entities_data.o
 TEST_SRC = $(wildcard tests/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
@@ -64,6 +64,13 @@ $(BUILD)/gen/sql.c: db/embed_sql.sh $(wildcard sql/*.sql sql/migrations/*.sql)
 	@sh db/embed_sql.sh sql > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/sql.o: $(BUILD)/gen/sql.c
+	@$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/entities_data.c: entities/embed_data.sh entities/rules.txt entities/synonyms.txt entities/stopnouns.txt
+	@mkdir -p $(dir $@)
+	@sh entities/embed_data.sh entities > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/entities_data.o: $(BUILD)/gen/entities_data.c
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libovseg.a
