@@ -147,10 +147,12 @@ typedef struct worker {
     size_t objmap_cap;
 } worker;
 
-static void random_size(ovs_rng *r, const ovs_synth_opts *o, int *w, int *h) {
+/* PNG and WebP (slow encoders) keep their long side under cap: they are mostly graphics anyway. */
+static void random_size(ovs_rng *r, const ovs_synth_opts *o, int cap, int *w, int *h) {
     static const float AR[] = {1.f, 4 / 3.f, 4 / 3.f, 3 / 2.f, 3 / 2.f, 16 / 9.f, 5 / 4.f, 2.f, 3 / 4.f, 2 / 3.f, 9 / 16.f, 4 / 5.f};
     float ar = AR[ovs_rng_below(r, sizeof AR / sizeof AR[0])];
-    double L = exp(log((double)o->min_side) + ovs_rng_double(r) * (log((double)o->max_side) - log((double)o->min_side)));
+    double hi = cap < o->max_side ? (cap > o->min_side ? cap : o->min_side) : o->max_side;
+    double L = exp(log((double)o->min_side) + ovs_rng_double(r) * (log(hi) - log((double)o->min_side)));
     int lng = (int)lround(L), sht = (int)lround(L / (ar >= 1 ? ar : 1 / ar));
     if (sht < 16) sht = 16;
     if (ar >= 1) *w = lng, *h = sht;
@@ -184,9 +186,9 @@ static int make_row(const ovs_synth_opts *o, int64_t i, int kind, worker *wk, ch
     snprintf(name, sizeof name, "%012llx", (unsigned long long)(ovs_mix64(o->seed * 0x9E3779B97F4A7C15ull + (uint64_t)i + 1) >> 16));
     const char *status = "200", *first = "200", *fmt_name = "-";
     int w, h;
-    random_size(&r, o, &w, &h);
     double u = ovs_rng_double(&r);
-    ovs_imgfmt fmt = u < .80 ? OVS_IMG_JPEG : u < .92 ? OVS_IMG_PNG : OVS_IMG_WEBP;
+    ovs_imgfmt fmt = u < .86 ? OVS_IMG_JPEG : u < .94 ? OVS_IMG_PNG : OVS_IMG_WEBP;
+    random_size(&r, o, fmt == OVS_IMG_JPEG ? o->max_side : 512, &w, &h);
     if (kind == OVS_SK_TRUNCATED && fmt == OVS_IMG_WEBP) fmt = OVS_IMG_JPEG;
     int quality = 70 + (int)ovs_rng_below(&r, 26);
     int variant = (int)ovs_rng_below(&r, 100);

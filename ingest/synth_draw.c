@@ -230,36 +230,67 @@ void ovs_synth_scene_sample(ovs_rng *r, const ovs_synth_opts *o, int w, int h, o
 
 /* ── rendering ───────────────────────────────────────────────────────────────────────────── */
 
-static float bg_value(const ovs_synth_scene *s, float x, float y) {
-    float W = (float)s->w, H = (float)s->h, d = sqrtf(W * W + H * H);
-    float p = (x * s->bg_cos + y * s->bg_sin) / d;
+/* Background intensity t in [0, 1] for one row, mixed through a 256-entry colour table. */
+static void bg_row(const ovs_synth_scene *s, int y, const float *sin_lut, float *t) {
+    float W = (float)s->w, H = (float)s->h, d = sqrtf(W * W + H * H), fy = y + .5f;
+    float p0 = (.5f * s->bg_cos + fy * s->bg_sin) / d, dp = s->bg_cos / d;
     switch (s->bg_kind) {
-    case 0: return clampf(p + .5f, 0, 1);
+    case 0:
+        for (int x = 0; x < s->w; x++) t[x] = clampf(p0 + dp * x + .5f, 0, 1);
+        break;
     case 1: {
-        float dx = (x - W * .5f) / d, dy = (y - H * .5f) / d;
-        return clampf(2.2f * sqrtf(dx * dx + dy * dy) + .1f * p, 0, 1);
+        float dy = (fy - H * .5f) / d;
+        for (int x = 0; x < s->w; x++) {
+            float dx = (x + .5f - W * .5f) / d;
+            t[x] = clampf(2.2f * sqrtf(dx * dx + dy * dy) + .1f * (p0 + dp * x), 0, 1);
+        }
+        break;
     }
-    case 2: return .5f + .5f * sinf(2 * PI_F * s->bg_freq * p * 1.4f);
-    case 3: return .65f * vnoise(x * s->bg_freq / d * 2, y * s->bg_freq / d * 2, s->bg_seed) +
-                   .35f * vnoise(x * s->bg_freq / d * 6, y * s->bg_freq / d * 6, s->bg_seed + 1);
-    case 4: return .25f * (2 + sinf(2 * PI_F * s->bg_freq * x / d) + sinf(2 * PI_F * s->bg_freq * y / d));
+    case 2: { /* sin(2 pi f p 1.4) through a 1024-entry table */
+        float k = s->bg_freq * 1.4f * 1024.f;
+        for (int x = 0; x < s->w; x++) t[x] = .5f + .5f * sin_lut[(int)floorf((p0 + dp * x) * k) & 1023];
+        break;
+    }
+    case 3: {
+        float f1 = s->bg_freq / d * 2, f2 = s->bg_freq / d * 6;
+        for (int x = 0; x < s->w; x++)
+            t[x] = .65f * vnoise((x + .5f) * f1, fy * f1, s->bg_seed) + .35f * vnoise((x + .5f) * f2, fy * f2, s->bg_seed + 1);
+        break;
+    }
+    case 4: {
+        float k = s->bg_freq / d * 1024.f, sy = sin_lut[(int)floorf(fy * k) & 1023];
+        for (int x = 0; x < s->w; x++) t[x] = .25f * (2 + sin_lut[(int)floorf((x + .5f) * k) & 1023] + sy);
+        break;
+    }
     default: {
-        float dx = (x - W * .5f) / W, dy = (y - H * .5f) / H;
-        return clampf(1.6f * (dx * dx + dy * dy), 0, 1);
+        float dy = (fy - H * .5f) / H;
+        for (int x = 0; x < s->w; x++) {
+            float dx = (x + .5f - W * .5f) / W;
+            t[x] = clampf(1.6f * (dx * dx + dy * dy), 0, 1);
+        }
     }
     }
 }
 
 static inline uint8_t to8(float v) { return (uint8_t)(clampf(v, 0, 1) * 255.f + .5f); }
 
-static void draw_background(const ovs_synth_scene *s, uint8_t *px) {
+static int draw_background(const ovs_synth_scene *s, uint8_t *px) {
+    float sin_lut[1024], *t = malloc(sizeof(float) * (size_t)s->w);
+    if (!t) return OVS_EINTERNAL;
+    for (int i = 0; i < 1024; i++) sin_lut[i] = sinf(2 * PI_F * i / 1024.f);
+    uint8_t lut[256][3];
+    for (int i = 0; i < 256; i++)
+        for (int c = 0; c < 3; c++) lut[i][c] = to8(s->bg1[c] + (s->bg2[c] - s->bg1[c]) * (i / 255.f));
     for (int y = 0; y < s->h; y++) {
+        bg_row(s, y, sin_lut, t);
         uint8_t *row = px + (size_t)y * s->w * 3;
         for (int x = 0; x < s->w; x++) {
-            float t = bg_value(s, x + .5f, y + .5f);
-            for (int c = 0; c < 3; c++) row[3 * x + c] = to8(s->bg1[c] + (s->bg2[c] - s->bg1[c]) * t);
+            const uint8_t *c = lut[(int)(t[x] * 255.f + .5f)];
+            row[3 * x] = c[0], row[3 * x + 1] = c[1], row[3 * x + 2] = c[2];
         }
     }
+    free(t);
+    return 0;
 }
 
 typedef struct prep_part { int prim, role; float cx, cy, ihx, ihy, cr, sr, p0, p1; } prep_part;
@@ -419,7 +450,11 @@ int ovs_synth_render(ovs_synth_scene *s, ovs_image *rgb, uint8_t *objmap, ovs_er
     uint8_t *map = objmap ? objmap : malloc(npx);
     if (!map) { ovs_image_free(rgb); return ovs_errf(e, OVS_EINTERNAL, "synth: out of memory"); }
     memset(map, 0, npx);
-    draw_background(s, rgb->px);
+    if (draw_background(s, rgb->px)) {
+        if (!objmap) free(map);
+        ovs_image_free(rgb);
+        return ovs_errf(e, OVS_EINTERNAL, "synth: out of memory");
+    }
     for (int i = 0; i < s->nobj; i++) draw_object(s, i, rgb->px, map);
     int vis[OVS_SYNTH_MAX_OBJ + 1] = {0};
     for (size_t i = 0; i < npx; i++) vis[map[i]]++;
