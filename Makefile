@@ -31,7 +31,7 @@ DEBS = build-essential pkg-config libsqlite3-dev libarchive-dev libcurl4-openssl
        libopenblas-dev libwebp-dev libpng-dev libjpeg-dev sqlite3 nginx-light wordnet-base \
        python3 python3-venv gzip bzip2 xz-utils zstd curl ca-certificates
 
-.PHONY: all deps deps-apt deps-venv test asan bench demo install clean
+.PHONY: all deps deps-apt deps-venv test asan bench demo install clean serve-synth stop-synth
 all: ovseg
 
 ovseg: $(BUILD)/ovseg
@@ -101,6 +101,18 @@ bench: deps ovseg
 
 demo: deps ovseg
 	@sh tests/demo.sh
+
+# The synthetic crawl on a real nginx (127.0.0.1): make serve-synth DIR=folder [PORT=8089]
+# (generates DIR with `ovseg synth` first when it holds no synth.json); make stop-synth DIR=folder.
+SYNTH_PORT = $(or $(PORT),8089)
+serve-synth: ovseg
+	@test -n "$(DIR)" || { echo "usage: make serve-synth DIR=folder [PORT=8089]"; exit 1; }
+	@test -f "$(DIR)/synth.json" || ./ovseg synth --out "$(DIR)" --base-url http://127.0.0.1:$(SYNTH_PORT)/
+	@sh tests/serve-synth.sh start "$(DIR)" $(SYNTH_PORT)
+
+stop-synth:
+	@test -n "$(DIR)" || { echo "usage: make stop-synth DIR=folder"; exit 1; }
+	@sh tests/serve-synth.sh stop "$(DIR)"
 
 install: ovseg
 	install -d $(DESTDIR)$(PREFIX)/bin
