@@ -253,8 +253,10 @@ static void bg_row(const ovs_synth_scene *s, int y, const float *sin_lut, float 
     }
     case 3: {
         float f1 = s->bg_freq / d * 2, f2 = s->bg_freq / d * 6;
-        for (int x = 0; x < s->w; x++)
+        /* smooth: evaluate every other pixel, interpolate between */
+        for (int x = 0; x < s->w; x += 2)
             t[x] = .65f * vnoise((x + .5f) * f1, fy * f1, s->bg_seed) + .35f * vnoise((x + .5f) * f2, fy * f2, s->bg_seed + 1);
+        for (int x = 1; x < s->w; x += 2) t[x] = x + 1 < s->w ? .5f * (t[x - 1] + t[x + 1]) : t[x - 1];
         break;
     }
     case 4: {
@@ -416,9 +418,11 @@ static void draw_object(ovs_synth_scene *s, int oi, uint8_t *px, uint8_t *objmap
         float a = p->rot_deg * PI_F / 180.f;
         pp[i] = (prep_part){p->prim, p->role, p->cx, p->cy, 1.f / p->hx, 1.f / p->hy, cosf(a), sinf(a), p->p0, p->p1};
     }
-    float R = sqrtf(o->sx * o->sx + o->sy * o->sy);
-    int x0 = (int)floorf(o->cx - R), x1 = (int)ceilf(o->cx + R);
-    int y0 = (int)floorf(o->cy - R), y1 = (int)ceilf(o->cy + R);
+    /* bounding box of the rotated local box */
+    float ca = fabsf(o->cosa), sa = fabsf(o->sina);
+    float ex = ca * o->sx + sa * o->sy + 1, ey = sa * o->sx + ca * o->sy + 1;
+    int x0 = (int)floorf(o->cx - ex), x1 = (int)ceilf(o->cx + ex);
+    int y0 = (int)floorf(o->cy - ey), y1 = (int)ceilf(o->cy + ey);
     if (x0 < 0) x0 = 0;
     if (y0 < 0) y0 = 0;
     if (x1 > s->w) x1 = s->w;
