@@ -102,17 +102,19 @@ static void join_list(ovs_rng *r, const named_cls *nc, int n, int bare, ovs_buf 
     }
 }
 
+/* "a striped wall", "an abstract background" */
 static void bg_phrase(ovs_rng *r, ovs_buf *b) {
-    ovs_buf_printf(b, "%s %s", BG_ADJ[pick(r, NELEM(BG_ADJ))], BG_NOUN[pick(r, NELEM(BG_NOUN))]);
+    const char *adj = BG_ADJ[pick(r, NELEM(BG_ADJ))];
+    ovs_buf_printf(b, "%s %s %s", strchr("aeiou", adj[0]) ? "an" : "a", adj, BG_NOUN[pick(r, NELEM(BG_NOUN))]);
 }
 
-/* Frames: %L = the list with articles, %B = the list, first item bare, %G = a background phrase. */
+/* Frames: %L = the list with articles, %B = the list, first item bare, %G = "a striped wall". */
 static const char *FRAMES[] = {
-    "%L", "%L", "%L", "%L on a %G", "a photo of %L", "photo of %L", "picture of %L on a %G", "close-up of %L",
-    "%L against a %G", "<PERSON> with %L", "<PERSON> and %L", "%L belonging to <PERSON>", "<PERSON>'s %B", "my %B",
+    "%L", "%L", "%L", "%L on %G", "a photo of %L", "photo of %L", "picture of %L on %G", "close-up of %L",
+    "%L against %G", "<PERSON> with %L", "<PERSON> and %L", "%L belonging to <PERSON>", "<PERSON>'s %B", "my %B",
     "%L -- stock photo", "%L . vector illustration", "%L in the garden", "%L at the park", "illustration of %L",
-    "cartoon of %L with a %G", "on a %G : %L", "%L, photographed by <PERSON>", "I love %L", "%B for sale",
-    "look at %L", "%L in a studio", "%L isolated on a %G", "a %G with %L", "here is %L", "%L on display",
+    "cartoon of %L with %G", "on %G : %L", "%L, photographed by <PERSON>", "I love %L", "%B for sale",
+    "look at %L", "%L in a studio", "%L isolated on %G", "%G with %L", "here is %L", "%L on display",
 };
 
 static void expand_frame(ovs_rng *r, const char *frame, const named_cls *nc, int n, ovs_buf *b) {
