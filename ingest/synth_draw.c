@@ -20,7 +20,7 @@
 enum { P_ELLIPSE, P_RECT, P_TRI, P_BLOB, P_RING, P_HALFDISC, P_ARC, P_DIAMOND, P_TRAP };
 enum { R_MAIN, R_ACC, R_DARK, R_WHITE };
 enum {
-    T_SOLID, T_STRIPES, T_NOISE, T_SPOTS, T_CELLS, T_WOOD, T_WEDGES, T_WINDOWS, T_BRICK, T_RADGRAD,
+    T_SOLID, T_STRIPES, T_VSTRIPES, T_NOISE, T_SPOTS, T_CELLS, T_WOOD, T_WEDGES, T_WINDOWS, T_BRICK, T_RADGRAD,
     T_QUAD, T_CHECKER, T_DOTS, T_LAYERS, T_CLOCK, T_BELLY, T_HILITE, T_BOOK, T_RIM, T_WRINKLE, T_DIMPLE
 };
 
@@ -79,7 +79,7 @@ static const cls_def CLASSES[] = {
     {"elephant", "elephants", {200, 20, 0, .1, .45, .6}, {200, 20, 0, .1, .32, .42}, T_WRINKLE, 10, 10, 1, 1.25, 5,
      {ELL(-.15f, 0, .75f, .55f), ELL(.55f, -.3f, .35f, .36f), RECT(.85f, .35f, .1f, .4f, .5f),
       {P_ELLIPSE, R_ACC, .4f, -.25f, .28f, .36f, 0, 0, 0}, RECT(-.5f, .6f, .15f, .38f, .2f)}},
-    {"zebra", "zebras", {0, 180, 0, .05, .9, 1}, {0, 180, 0, .1, .03, .12}, T_STRIPES, 7, 12, 1, 1.25, 5,
+    {"zebra", "zebras", {0, 180, 0, .05, .9, 1}, {0, 180, 0, .1, .03, .12}, T_VSTRIPES, 7, 12, 1, 1.25, 5,
      {ELL(-.1f, 0, .65f, .38f), {P_RECT, R_MAIN, .55f, -.42f, .15f, .38f, 30, .3f, 0}, ELL(.75f, -.8f, .22f, .15f),
       RECT(-.5f, .6f, .1f, .38f, .2f), RECT(.3f, .6f, .1f, .38f, .2f)}},
     {"giraffe", "giraffes", {40, 5, .65, .85, .8, .95}, {22, 6, .75, .9, .3, .45}, T_CELLS, 5, 8, 1, .8, 6,
@@ -337,8 +337,9 @@ static float texture(const cls_def *c, const ovs_synth_obj *o, float u, float v)
     float f = c->tfreq;
     uint32_t sd = o->tex_seed;
     switch (c->tex) {
-    case T_STRIPES: {
-        float ang = c->name[0] == 'z' ? PI_F / 2 + .25f * sinf(o->tex_angle) : o->tex_angle;
+    case T_STRIPES:
+    case T_VSTRIPES: { /* any angle (tabby), or near-vertical bands (zebra) */
+        float ang = c->tex == T_VSTRIPES ? .25f * sinf(o->tex_angle) : o->tex_angle;
         float w = u * cosf(ang) + v * sinf(ang) + .15f * sinf(v * 3 + o->tex_angle);
         return fractf(w * f * .5f + (float)(sd & 255) / 256.f) < .5f;
     }
