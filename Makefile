@@ -40,7 +40,7 @@ DEBS = build-essential pkg-config libsqlite3-dev libarchive-dev libcurl4-openssl
        python3 python3-venv gzip bzip2 xz-utils zstd curl ca-certificates clang libomp-dev \
        libopenmpi-dev openmpi-bin
 
-.PHONY: all deps deps-apt deps-venv test tests asan bench demo install clean fuzz chaos
+.PHONY: all deps deps-apt deps-venv test tests asan bench demo install clean fuzz chaos serve-synth stop-synth
 all: ovseg
 
 ovseg: $(BUILD)/ovseg
@@ -144,6 +144,18 @@ demo: deps ovseg
 # make chaos: kill -9 suites for every stage (tests/chaos/chaos_*.sh), with a report.
 chaos: deps ovseg
 	@sh tests/chaos/run.sh
+
+# The synthetic crawl on a real nginx (127.0.0.1): make serve-synth DIR=folder [PORT=8089]
+# (generates DIR with `ovseg synth` first when it holds no synth.json); make stop-synth DIR=folder.
+SYNTH_PORT = $(or $(PORT),8089)
+serve-synth: ovseg
+	@test -n "$(DIR)" || { echo "usage: make serve-synth DIR=folder [PORT=8089]"; exit 1; }
+	@test -f "$(DIR)/synth.json" || ./ovseg synth --out "$(DIR)" --base-url http://127.0.0.1:$(SYNTH_PORT)/
+	@sh tests/serve-synth.sh start "$(DIR)" $(SYNTH_PORT)
+
+stop-synth:
+	@test -n "$(DIR)" || { echo "usage: make stop-synth DIR=folder"; exit 1; }
+	@sh tests/serve-synth.sh stop "$(DIR)"
 
 install: ovseg
 	install -d $(DESTDIR)$(PREFIX)/bin
