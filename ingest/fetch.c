@@ -156,8 +156,6 @@ typedef struct fetcher {
     int64_t shard_no;
     int64_t shard_fail[OVS_R_COUNT];
     double shard_t0;
-    int fatal;                   /* an internal error inside a callback */
-    ovs_err cb_err;
 } fetcher;
 
 static int sql_fail(fetcher *f, ovs_err *e, const char *what) {
@@ -223,17 +221,16 @@ static void on_http_done(void *ctx, ovs_http_done *d) {
     pool_submit(&f->pool, it);
 }
 
-static int on_image_done(fetcher *f, item *it) {
+static void on_image_done(fetcher *f, item *it) {
     if (it->img.reason != OVS_R_OK) {
         add_fail(f, it, it->img.reason, it->img.error);
-        return 0;
+        return;
     }
     it->reason = OVS_R_OK;
     f->inpipe--;
     count_outcome(f, it);
     f->st->stored_bytes += (int64_t)it->img.encoded.len;
     f->ok[f->nok++] = it;
-    return 0;
 }
 
 /* Records the failures gathered so far in one transaction. */
@@ -549,11 +546,15 @@ static int crawl(fetcher *f, ovs_err *e) {
         int more = f->qpos < f->nqueue || !f->exhausted;
         if (!more && f->inpipe == 0) break;
         if ((rc = ovs_http_step(f->http, 100, on_http_done, f, e))) break;
-        for (item *it = pool_take(&f->pool, &backlog), *nx; it; it = nx) {
-            nx = it->next;
+        item *it = pool_take(&f->pool, &backlog);
+        while (it && !rc) {
+            item *nx = it->next;
             on_image_done(f, it);
+            it = nx;
+            if (f->nok >= o->shard_size) rc = write_shard(f, e);
         }
-        if (f->nok >= o->shard_size && (rc = write_shard(f, e))) break;
+        list_free(it); /* after a failed shard: dropped, still pending in the db */
+        if (rc) break;
         if ((f->nfails >= FAIL_BATCH || ovs_now() - f->last_flush > 1.0) && (rc = flush_fails(f, e))) break;
         show_progress(f, &pr);
     }

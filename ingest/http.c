@@ -53,6 +53,7 @@ typedef struct req {
     size_t next_info;        /* body length at which to try reading the image header again */
     ovs_reason abort_reason; /* set by a callback that aborted the transfer */
     char error[CURL_ERROR_SIZE + 128];
+    char curl_error[CURL_ERROR_SIZE];
 } req;
 
 struct ovs_http {
@@ -256,12 +257,12 @@ static int start(ovs_http *h, req *r) {
     curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 65536L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, h->o.user_agent);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->error);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->curl_error);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    r->error[0] = 0;
+    r->error[0] = r->curl_error[0] = 0;
     r->next_info = 64;
     r->t0 = ovs_now();
     if (host_adjust(h, r->hostkey, +1)) return OVS_EINTERNAL;
@@ -323,8 +324,7 @@ static ovs_reason classify(req *r, CURLcode cc, int *status) {
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
     *status = code ? (int)code : r->status;
     if (r->abort_reason) return r->abort_reason;
-    const char *msg = r->error[0] ? r->error : curl_easy_strerror(cc);
-    if (r->error != msg) snprintf(r->error, sizeof r->error, "%s", msg);
+    snprintf(r->error, sizeof r->error, "%s", r->curl_error[0] ? r->curl_error : curl_easy_strerror(cc));
     switch (cc) {
     case CURLE_OK:
         if (*status >= 300 && *status < 400) {

@@ -3,6 +3,7 @@ images (Pillow), nginx serving it on 127.0.0.1, the fault server, and databases 
 inserted directly (the way `ovseg ingest` leaves them)."""
 import io
 import os
+import pwd
 import socket
 import sqlite3
 import subprocess
@@ -73,7 +74,10 @@ class Nginx:
         self.port = free_port()
         conf = os.path.join(self.prefix, "nginx.conf")
         with open(conf, "w") as f:
+            # as root, nginx's workers would switch to "nobody" and could not read a 0700 temp folder
+            user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
             f.write(f"""daemon off;
+{user}
 worker_processes 1;
 pid {self.prefix}/nginx.pid;
 error_log {self.prefix}/logs/error.log warn;

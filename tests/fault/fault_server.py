@@ -139,14 +139,21 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # many transfers connect at once; a short backlog drops SYNs
+
+    def handle_error(self, request, client_address):  # clients hang up on purpose: stay quiet
+        pass
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--dir", default=".")
     a = ap.parse_args()
     Handler.images = a.dir
-    ThreadingHTTPServer.daemon_threads = True
-    srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
+    srv = Server(("127.0.0.1", a.port), Handler)
     print(f"PORT {srv.server_address[1]}", flush=True)
     try:
         srv.serve_forever()
