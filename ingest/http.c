@@ -254,7 +254,9 @@ static int start(ovs_http *h, req *r) {
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->o.timeout_ms);
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->o.max_bytes);
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
+    /* PIPEWAIT makes new transfers wait for a connection that may turn out to multiplex (HTTP/2,
+     * known after the TLS handshake); on plain http it would queue them behind a stalled transfer */
+    curl_easy_setopt(c, CURLOPT_PIPEWAIT, strncasecmp(r->url, "https:", 6) ? 0L : 1L);
     curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 65536L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, h->o.user_agent);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->curl_error);
