@@ -1,0 +1,203 @@
+"""test_fetch.py — `ovseg fetch` against nginx on 127.0.0.1 serving real images: states of every
+row, shards readable with `tar tf`, tarfile and webdataset, every stored image decodes, the db
+points at the right members, re-runs do only what is left, retries stop after --retries."""
+import json
+import os
+import sqlite3
+import subprocess
+import tarfile
+
+import fetchlib
+from harness import main, test, tmpdir
+
+_env = {}
+
+
+def crawl_env():
+    """One nginx + image folder + a finished crawl shared by the read-only tests."""
+    if _env:
+        return _env
+    t = tmpdir()
+    imgs = os.path.join(t, "img")
+    good = fetchlib.make_images(imgs, 30)
+    ng = fetchlib.Nginx(imgs, t)
+    rows = [(ng.url(k), f"a photo number {i} \u00e9 \"quoted\"") for i, k in enumerate(sorted(good))]
+    rows += [(ng.url("small.jpg"), "small"), (ng.url("wide.jpg"), "wide"), (ng.url("rotated.jpg"), "rotated"),
+             (ng.url("missing.jpg"), "404")]
+    db = os.path.join(t, "c.db")
+    fetchlib.make_db(db, rows)
+    out = os.path.join(t, "out")
+    fetchlib.fetch(db, out, "--shard-size", 8)
+    _env.update(t=t, ng=ng, db=db, out=out, good=good, rows=rows)
+    return _env
+
+
+@test
+def fetch_every_row_gets_its_state():
+    env = crawl_env()
+    st = fetchlib.states(env["db"])
+    n = len(env["good"])
+    assert all(st[i][:2] == ("ok", "ok") for i in range(1, n + 1)), st
+    assert st[n + 1][:2] == ("failed", "too_small")
+    assert st[n + 2][:2] == ("failed", "bad_aspect")
+    assert st[n + 3][:2] == ("ok", "ok")
+    assert st[n + 4][:3] == ("failed", "http_4xx", 404)
+    assert all(s[3] == 1 for s in st.values()), "one attempt each"
+
+
+@test
+def fetch_shards_list_with_tar_tf_sorted_by_key():
+    env = crawl_env()
+    tars = sorted(f for f in os.listdir(env["out"]) if f.endswith(".tar"))
+    assert tars == ["000000.tar", "000001.tar", "000002.tar", "000003.tar"], tars
+    for name in tars:
+        names = subprocess.run(["tar", "tf", os.path.join(env["out"], name)], capture_output=True, text=True,
+                               check=True).stdout.split()
+        assert names == sorted(names), names
+        keys = [n.split(".")[0] for n in names]
+        assert all(len(k) == 9 and k.isdigit() for k in keys)
+        assert sorted({n.split(".", 1)[1] for n in names}) == ["json", "txt", "webp"]
+
+
+@test
+def fetch_shards_read_with_tarfile_and_db_offsets_point_at_images():
+    env = crawl_env()
+    con = sqlite3.connect(env["db"])
+    rows = con.execute("SELECT s.id, s.caption, s.url, s.width, s.height, s.orig_width, s.orig_height, s.sha256,"
+                       " s.member_offset, sh.path FROM samples s JOIN shards sh ON sh.id = s.shard_id"
+                       " WHERE s.state = 'ok'").fetchall()
+    assert len(rows) == len(env["good"]) + 1
+    for sid, cap, url, w, h, ow, oh, sha, off, path in rows:
+        key = f"{sid:09d}"
+        with tarfile.open(os.path.join(env["out"], path)) as t:
+            m = {x.name: x for x in t.getmembers()}
+            assert m[key + ".webp"].offset == off, (key, off)
+            meta = json.loads(t.extractfile(key + ".json").read())
+            assert t.extractfile(key + ".txt").read().decode() == cap
+            img = fetchlib.decode(t.extractfile(key + ".webp").read())
+        assert img.size == (w, h) == (meta["width"], meta["height"])
+        assert min(w, h) == 256, (w, h)
+        assert meta["url"] == url and meta["caption"] == cap and meta["sha256"] == sha and meta["status"] == "ok"
+        assert (meta["orig_width"], meta["orig_height"]) == (ow, oh)
+        name = url.rsplit("/", 1)[1]
+        if name == "rotated.jpg":
+            assert (ow, oh) == (300, 400) and h > w, "EXIF orientation applied"
+        else:
+            assert (ow, oh) == env["good"][name]
+    shards = con.execute("SELECT kind, path, samples, bytes, stats FROM shards ORDER BY path").fetchall()
+    assert [s[2] for s in shards] == [8, 8, 8, 7], shards
+    for kind, path, n, nbytes, stats in shards:
+        assert kind == "raw" and os.path.getsize(os.path.join(env["out"], path)) == nbytes
+        assert json.loads(stats)["ok"] == n
+    run = con.execute("SELECT verb, status, counts FROM runs WHERE verb = 'fetch'").fetchone()
+    assert run[1] == "ok" and json.loads(run[2])["ok"] == len(env["good"]) + 1, run
+
+
+@test
+def fetch_shards_read_with_webdataset():
+    import webdataset as wds
+    env = crawl_env()
+    urls = sorted(os.path.join(env["out"], f) for f in os.listdir(env["out"]) if f.endswith(".tar"))
+    ds = wds.WebDataset(urls, shardshuffle=False).decode("pil").to_tuple("__key__", "webp", "txt", "json")
+    seen = {}
+    for key, img, txt, meta in ds:
+        assert img.size == (meta["width"], meta["height"]) and txt == meta["caption"]
+        seen[int(key)] = txt
+    con = sqlite3.connect(env["db"])
+    want = dict(con.execute("SELECT id, caption FROM samples WHERE state = 'ok'"))
+    assert seen == want
+
+
+@test
+def fetch_rerun_does_nothing_when_done():
+    env = crawl_env()
+    p = fetchlib.fetch(env["db"], env["out"])
+    assert "0 of 0 samples" in p.stderr, p.stderr
+    assert len([f for f in os.listdir(env["out"]) if f.endswith(".tar")]) == 4
+
+
+@test
+def fetch_refuses_other_out_dir():
+    env = crawl_env()
+    p = fetchlib.fetch(env["db"], os.path.join(env["t"], "elsewhere"), check=False)
+    assert p.returncode == 1 and "the shards of" in p.stderr, p.stderr
+
+
+@test
+def fetch_limit_then_rest_same_result():
+    env = crawl_env()
+    t = tmpdir()
+    db = os.path.join(t, "l.db")
+    fetchlib.make_db(db, env["rows"])
+    out = os.path.join(t, "out")
+    fetchlib.fetch(db, out, "--limit", 10, "--shard-size", 8)
+    st = fetchlib.states(db)
+    assert sum(s[0] != "pending" for s in st.values()) == 10
+    fetchlib.fetch(db, out, "--shard-size", 8)
+    assert fetchlib.states(db) == fetchlib.states(env["db"])
+    keys = [k for ks in fetchlib.shard_keys(out).values() for k in ks]
+    assert len(keys) == len(set(keys)) == len(env["good"]) + 1
+
+
+@test
+def fetch_retries_only_retriable_and_stops_after_retries():
+    t = tmpdir()
+    fs = fetchlib.FaultServer(t)
+    db = os.path.join(t, "r.db")
+    fetchlib.make_db(db, [(fs.url("status/503"), "5xx"), (fs.url("status/404"), "4xx")])
+    out = os.path.join(t, "out")
+    try:
+        for _ in range(4):
+            fetchlib.fetch(db, out, "--retries", 2)
+    finally:
+        fs.stop()
+    st = fetchlib.states(db)
+    assert st[1] == ("retry", "http_5xx", 503, 3), st[1]  # 1 try + 2 retries
+    assert st[2] == ("failed", "http_4xx", 404, 1), st[2]
+
+
+@test
+def fetch_resize_modes_and_jpg():
+    env = crawl_env()
+    for mode, fmt, check in [("center_crop", "jpg", lambda w, h, ow, oh: (w, h) == (128, 128)),
+                             ("border", "webp", lambda w, h, ow, oh: (w, h) == (128, 128)),
+                             ("none", "webp", lambda w, h, ow, oh: (w, h) == (ow, oh))]:
+        t = tmpdir()
+        db = os.path.join(t, "m.db")
+        fetchlib.make_db(db, env["rows"][:4])
+        fetchlib.fetch(db, os.path.join(t, "out"), "--resize", mode, "--format", fmt, "--image-size", 128)
+        con = sqlite3.connect(db)
+        rows = con.execute("SELECT width, height, orig_width, orig_height FROM samples WHERE state='ok'").fetchall()
+        assert len(rows) == 4 and all(check(*r) for r in rows), (mode, rows)
+        with tarfile.open(os.path.join(t, "out", "000000.tar")) as tf:
+            imgs = [m for m in tf.getmembers() if m.name.endswith("." + fmt)]
+            assert len(imgs) == 4
+            for m in imgs:
+                fetchlib.decode(tf.extractfile(m).read())
+
+
+@test
+def fetch_cleans_stale_tmp_and_unrecorded_shards():
+    env = crawl_env()
+    t = tmpdir()
+    db = os.path.join(t, "s.db")
+    fetchlib.make_db(db, env["rows"][:5])
+    out = os.path.join(t, "out")
+    os.makedirs(out)
+    for name in ["000000.tar.tmp", "000000.tar", "000007.tar.tmp"]:
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(b"junk" * 100)
+    with open(os.path.join(out, "notes.txt"), "w") as f:
+        f.write("mine")
+    p = fetchlib.fetch(db, out)
+    assert "2 .tmp, 1 unrecorded" in p.stderr, p.stderr
+    assert sorted(os.listdir(out)) == ["000000.tar", "notes.txt"]
+    with tarfile.open(os.path.join(out, "000000.tar")) as tf:
+        assert len(tf.getmembers()) == 15
+
+
+try:
+    main()
+finally:
+    if _env:
+        _env["ng"].stop()
