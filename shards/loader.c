@@ -178,7 +178,7 @@ static int source_next(ovs_loader *l, stream *s, entry *en) {
         ovs_tar_sample ts;
         ovs_err e = {0};
         int rc = ovs_tarr_next_sample(&s->tar, &ts, &e);
-        if (rc == 1) {
+        if (rc == OVS_TAR_GOT) {
             if (make_entry(l, s->shards[s->cur], &ts, en, &e)) return 1;
             if (!s->quiet) { ovs_warn("loader: %s", e.msg); l->st.skipped_missing++; }
             continue;

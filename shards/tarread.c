@@ -166,7 +166,7 @@ int ovs_tarr_next(ovs_tarr *r, ovs_tar_member *m, ovs_err *e) {
             r->done = 1;
             return ovs_errf(e, OVS_EUSER, "%s:%s: refused member name (absolute or with ..)", r->path, m->name);
         }
-        return 1;
+        return OVS_TAR_GOT;
     }
 }
 
@@ -191,14 +191,14 @@ int ovs_tarr_next_sample(ovs_tarr *r, ovs_tar_sample *s, ovs_err *e) {
             r->have_pending = 0;
         } else {
             int rc = ovs_tarr_next(r, &m, e);
-            if (rc != 1) return s->n ? (rc == 0 ? 1 : rc) : rc;
+            if (rc != OVS_TAR_GOT) return s->n && rc == 0 ? OVS_TAR_GOT : rc;
         }
         char key[256];
         ovs_tar_split_name(m.name, key, sizeof key);
         if (s->n && strcmp(key, s->key)) {
             r->pending = m;
             r->have_pending = 1;
-            return 1;
+            return OVS_TAR_GOT;
         }
         if (!s->n) snprintf(s->key, sizeof s->key, "%s", key);
         if (s->n < OVS_TAR_MAX_MEMBERS) s->m[s->n++] = m;
@@ -229,6 +229,6 @@ int ovs_tar_read_member_at(int fd, const char *path, int64_t header_off, int64_t
     snprintf(r.path, sizeof r.path, "%s", path);
     int rc = ovs_tarr_next(&r, m, e);
     if (rc == 0) return ovs_errf(e, OVS_EUSER, "%s@%lld: no member there", path, (long long)header_off);
-    if (rc != 1) return rc;
+    if (rc != OVS_TAR_GOT) return rc;
     return ovs_tar_read_data(fd, path, m, out, e);
 }

@@ -39,10 +39,12 @@ typedef struct ovs_tarr {
 /* Opens path for reading (fd with O_CLOEXEC). */
 int ovs_tarr_open(ovs_tarr *r, const char *path, ovs_err *e);
 void ovs_tarr_close(ovs_tarr *r);
-/* The next regular-file member: 1 = got one, 0 = end of archive, OVS_EUSER = corrupt/truncated
- * (the reader is then done). */
+enum { OVS_TAR_GOT = 100 }; /* "got a member/sample" (distinct from the OVS_E* codes) */
+
+/* The next regular-file member: OVS_TAR_GOT, 0 = end of archive, OVS_EUSER = corrupt/truncated
+ * (the reader is then done; a sample cut short by it is not returned). */
 int ovs_tarr_next(ovs_tarr *r, ovs_tar_member *m, ovs_err *e);
-/* The next sample (consecutive members with one key): 1, 0 at the end, or OVS_EUSER. */
+/* The next sample (consecutive members with one key): OVS_TAR_GOT, 0 at the end, or OVS_EUSER. */
 int ovs_tarr_next_sample(ovs_tarr *r, ovs_tar_sample *s, ovs_err *e);
 /* The key and the suffix ("jpg", "pair0.webp") of a member name; key gets at most cap bytes. */
 const char *ovs_tar_split_name(const char *name, char *key, size_t cap);
