@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <webp/decode.h>
 
 #include "shards/minijson.h"
 #include "shards/shardwrite.h"
@@ -51,7 +52,8 @@ const char *const ovs_imagenet_templates[80] = {
     "itap of my {}.", "a photo of a cool {}.", "a photo of a small {}.", "a tattoo of the {}.",
 };
 
-enum { MAX_PAIRS = 8, MAX_ENTS = 64, MAX_CAPTION = 1 << 20 };
+enum { MAX_PAIRS = 8, MAX_ENTS = 64 };
+#define MAX_PIXELS ((int64_t)64 << 20) /* larger images are refused before decoding */
 
 typedef struct mem { int64_t off, size; char suf[24]; } mem; /* a member: data offset, size, suffix */
 
@@ -95,6 +97,8 @@ typedef struct worker {
     pthread_t th;
     ovs_wp_toks cap, q, tmp;
     ovs_buf b1, b2;
+    uint8_t *px;            /* decoded WebP pixels, reused */
+    size_t pxcap;
 } worker;
 
 struct ovs_loader {
@@ -286,54 +290,72 @@ static void rrc_params(ovs_rng *r, int W, int H, float smin, float smax, int *x,
 }
 
 /* Bilinear (half-pixel centres, edge clamp) resize of the crop (x,y,w,h) of im to SxS, optional
- * horizontal flip, ImageNet normalisation, written channel-first into out[3][S][S]. */
-static void resample(const ovs_image *im, int x, int y, int w, int h, int flip, int S, float *out, int *xo, float *xf) {
+ * horizontal flip, ImageNet normalisation, written channel-first into out[3][S][S]. Separable: each
+ * output row first blends its two source rows (the crop's columns only, RGB interleaved) into
+ * row[], then blends along x. scratch holds 3*w + 3*S floats and 2*S ints. */
+static void resample(const ovs_image *im, int x, int y, int w, int h, int flip, int S, float *out, float *scratch) {
     static const float mean[3] = {0.485f, 0.456f, 0.406f}, stdv[3] = {0.229f, 0.224f, 0.225f};
     float a[3], b[3];
     for (int c = 0; c < 3; c++) a[c] = 1.0f / (255.0f * stdv[c]), b[c] = -mean[c] / stdv[c];
+    float *row = scratch, *xf = scratch + 3 * w;
+    int *x0 = (int *)(xf + S), *x1 = x0 + S;
     float sx = (float)w / S, sy = (float)h / S;
     for (int i = 0; i < S; i++) {
         float fx = (i + 0.5f) * sx - 0.5f;
         if (fx < 0) fx = 0;
-        int x0 = (int)fx;
-        if (x0 > w - 1) x0 = w - 1;
-        float t = fx - x0;
-        if (x0 >= w - 1) t = 0;
+        int k = (int)fx;
+        if (k > w - 1) k = w - 1;
         int o = flip ? S - 1 - i : i;
-        xo[o] = (x + x0) * 3;
-        xf[o] = t;
+        x0[o] = 3 * k, x1[o] = 3 * (k + 1 < w ? k + 1 : k), xf[o] = k + 1 < w ? fx - k : 0;
     }
-    const int stride = im->w * 3;
-    float *o0 = out, *o1 = out + S * S, *o2 = out + 2 * S * S;
+    const size_t stride = (size_t)im->w * 3;
     for (int j = 0; j < S; j++) {
         float fy = (j + 0.5f) * sy - 0.5f;
         if (fy < 0) fy = 0;
         int y0 = (int)fy;
         if (y0 > h - 1) y0 = h - 1;
-        float ty = fy - y0;
         int y1 = y0 + 1 < h ? y0 + 1 : y0;
-        if (y0 >= h - 1) ty = 0;
-        const uint8_t *r0 = im->px + (size_t)(y + y0) * stride, *r1 = im->px + (size_t)(y + y1) * stride;
-        int dx = w > 1 ? 3 : 0;
-        for (int i = 0; i < S; i++) {
-            const uint8_t *p0 = r0 + xo[i], *p1 = r1 + xo[i];
-            int d = xo[i] / 3 - x >= w - 1 ? 0 : dx;
-            float tx = xf[i];
-            for (int c = 0; c < 3; c++) {
-                float top = p0[c] + tx * (p0[c + d] - p0[c]);
-                float bot = p1[c] + tx * (p1[c + d] - p1[c]);
-                float v = top + ty * (bot - top);
-                float *dst = c == 0 ? o0 : c == 1 ? o1 : o2;
-                dst[j * S + i] = v * a[c] + b[c];
+        float ty = y0 + 1 < h ? fy - y0 : 0;
+        const uint8_t *r0 = im->px + (size_t)(y + y0) * stride + (size_t)x * 3, *r1 = im->px + (size_t)(y + y1) * stride + (size_t)x * 3;
+        for (int i = 0; i < 3 * w; i++) row[i] = (float)r0[i] + ty * (float)((int)r1[i] - (int)r0[i]);
+        for (int c = 0; c < 3; c++) {
+            const float *src = row + c;
+            float *dst = out + (size_t)c * S * S + (size_t)j * S, ac = a[c], bc = b[c];
+            for (int i = 0; i < S; i++) {
+                float l = src[x0[i]], r = src[x1[i]];
+                dst[i] = (l + xf[i] * (r - l)) * ac + bc;
             }
         }
     }
 }
 
 /* Decodes bytes and writes one augmented image (draws from r) into out. */
-static int load_image(ovs_loader *l, const ovs_buf *bytes, ovs_rng *r, float *out, ovs_err *e) {
+/* WebP straight into the worker's reused pixel buffer (no allocation per image); other formats
+ * through ovs_image_decode. *owned tells whether im.px must be freed. */
+static int decode(worker *w, const ovs_buf *bytes, ovs_image *im, int *owned, ovs_err *e) {
+    int W, H;
+    *owned = 0;
+    if (ovs_image_sniff(bytes->data, bytes->len) != OVS_IMG_WEBP || !WebPGetInfo((const uint8_t *)bytes->data, bytes->len, &W, &H)) {
+        *owned = 1;
+        return ovs_image_decode(bytes->data, bytes->len, MAX_PIXELS, 0, im, e);
+    }
+    if ((int64_t)W * H > MAX_PIXELS) return ovs_errf(e, OVS_EUSER, "too many pixels: %dx%d", W, H);
+    size_t need = (size_t)W * H * 3;
+    if (need > w->pxcap) {
+        uint8_t *p = realloc(w->px, need);
+        if (!p) return ovs_errf(e, OVS_EINTERNAL, "out of memory");
+        w->px = p, w->pxcap = need;
+    }
+    if (!WebPDecodeRGBInto((const uint8_t *)bytes->data, bytes->len, w->px, need, W * 3))
+        return ovs_errf(e, OVS_EUSER, "webp decode error: corrupt or truncated data");
+    *im = (ovs_image){W, H, 3, w->px};
+    return 0;
+}
+
+static int load_image(ovs_loader *l, worker *wk, const ovs_buf *bytes, ovs_rng *r, float *out, ovs_err *e) {
     ovs_image im;
-    int rc = ovs_image_decode(bytes->data, bytes->len, 64 << 20, 0, &im, e);
+    int owned;
+    int rc = decode(wk, bytes, &im, &owned, e);
     if (rc) return rc;
     int x = 0, y = 0, w = im.w, h = im.h, flip = 0;
     if (l->cfg.augment) {
@@ -341,13 +363,11 @@ static int load_image(ovs_loader *l, const ovs_buf *bytes, ovs_rng *r, float *ou
         flip = ovs_rng_u64(r) >> 63;
     }
     int S = l->cfg.size;
-    int *xo = malloc((size_t)S * sizeof *xo);
-    float *xf = malloc((size_t)S * sizeof *xf);
-    if (!xo || !xf) rc = ovs_errf(e, OVS_EINTERNAL, "out of memory");
-    else resample(&im, x, y, w, h, flip, S, out, xo, xf);
-    free(xo);
-    free(xf);
-    ovs_image_free(&im);
+    float *scratch = malloc(((size_t)3 * w + 5 * (size_t)S) * sizeof *scratch);
+    if (!scratch) rc = ovs_errf(e, OVS_EINTERNAL, "out of memory");
+    else resample(&im, x, y, w, h, flip, S, out, scratch);
+    free(scratch);
+    if (owned) ovs_image_free(&im);
     return rc;
 }
 
@@ -438,7 +458,7 @@ static int process(ovs_loader *l, worker *w, item *it, ovs_err *e) {
     if (!rc) rc = read_member(fd, path, en, &en->img, &w->b1, e);
     if (!rc) {
         it->kind = 2;
-        if ((rc = load_image(l, &w->b1, &r, it->img, e))) ovs_errctx(e, "%s:%s.%s", path, en->key, en->img.suf);
+        if ((rc = load_image(l, w, &w->b1, &r, it->img, e))) ovs_errctx(e, "%s:%s.%s", path, en->key, en->img.suf);
     }
     int tmpl = (int)ovs_rng_below(&r, 80);
     if (!rc) {
@@ -465,7 +485,7 @@ static int process(ovs_loader *l, worker *w, item *it, ovs_err *e) {
         if (pm) rc = read_member(fd, path, en, pm, &w->b2, e); /* else: the sample is its own partner */
         if (!rc) {
             it->kind = 2;
-            if ((rc = load_image(l, pm ? &w->b2 : &w->b1, &r, it->img2, e)))
+            if ((rc = load_image(l, w, pm ? &w->b2 : &w->b1, &r, it->img2, e)))
                 ovs_errctx(e, "%s:%s.%s", path, en->key, pm ? pm->suf : en->img.suf);
         }
         if (!rc && ovs_wp_encode(l->wp, prompt, L, it->tok + 6 * L, it->tok + 7 * L, &w->tmp) < 0)
@@ -740,6 +760,7 @@ static void worker_free(worker *w) {
     ovs_wp_toks_free(&w->tmp);
     ovs_buf_free(&w->b1);
     ovs_buf_free(&w->b2);
+    free(w->px);
 }
 
 void ovs_loader_close(ovs_loader *l) {

@@ -100,6 +100,7 @@ static void apply_pax(const char *data, int64_t n, char *name, size_t cap, int64
 
 int ovs_tarr_next(ovs_tarr *r, ovs_tar_member *m, ovs_err *e) {
     char long_name[256] = "";
+    m->name[0] = 0;
     int64_t pax_size = -1, first_header = -1;
     for (;;) {
         if (r->done) return 0;
@@ -184,6 +185,11 @@ const char *ovs_tar_split_name(const char *name, char *key, size_t cap) {
 int ovs_tarr_next_sample(ovs_tarr *r, ovs_tar_sample *s, ovs_err *e) {
     s->n = 0;
     s->key[0] = 0;
+    if (r->err_pending) {
+        r->err_pending = 0;
+        if (e) *e = r->err;
+        return r->err.code ? r->err.code : OVS_EUSER;
+    }
     for (;;) {
         ovs_tar_member m;
         if (r->have_pending) {
@@ -191,7 +197,17 @@ int ovs_tarr_next_sample(ovs_tarr *r, ovs_tar_sample *s, ovs_err *e) {
             r->have_pending = 0;
         } else {
             int rc = ovs_tarr_next(r, &m, e);
-            if (rc != OVS_TAR_GOT) return s->n && rc == 0 ? OVS_TAR_GOT : rc;
+            if (rc == 0) return s->n ? OVS_TAR_GOT : 0;
+            if (rc != OVS_TAR_GOT) {
+                char k[256];
+                ovs_tar_split_name(m.name, k, sizeof k);
+                if (s->n && (!m.name[0] || strcmp(k, s->key))) { /* the sample read so far is whole */
+                    r->err_pending = 1;
+                    r->err = *e;
+                    return OVS_TAR_GOT;
+                }
+                return rc;
+            }
         }
         char key[256];
         ovs_tar_split_name(m.name, key, sizeof key);

@@ -34,6 +34,8 @@ typedef struct ovs_tarr {
     char path[1024];
     ovs_tar_member pending; /* the first member of the next sample (read ahead) */
     int have_pending, done;
+    int err_pending;        /* an error met while reading ahead, reported by the next call */
+    ovs_err err;
 } ovs_tarr;
 
 /* Opens path for reading (fd with O_CLOEXEC). */
