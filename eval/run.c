@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/db.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -233,3 +234,45 @@ int ovs_eval_write_files(const ovs_eval_cfg *cfg, const ovs_evalset *d, const ov
     ovs_buf_free(&b);
     return rc;
 }
+
+int ovs_eval_store(ovs_db *db, const ovs_eval_cfg *cfg, const ovs_evalset *d, const ovs_eval_result *r, ovs_err *e) {
+    const char *ckpt = cfg->ckpt ? cfg->ckpt : "";
+    ovs_buf js = {0}, pc = {0};
+    ovs_eval_json(cfg, d, r, &js);
+    const char *proto = strstr(js.data, "\"protocol\": ");
+    char now[32];
+    ovs_iso_time(now);
+    sqlite3_stmt *st;
+    int rc = ovs_db_begin(db, e);
+    if (!rc) rc = ovs_db_prepare(db, &st,
+                                 "INSERT INTO eval_results(run_id,ckpt,dataset,method,miou,pixel_acc,images,skipped,"
+                                 "per_class,protocol,out_dir,created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", e);
+    for (int k = 0; !rc && k < OVS_EV_N; k++) {
+        double iou[256], mi;
+        if (!r->m[k].ncls || isnan(mi = ovs_miou_compute(&r->m[k], iou, NULL))) continue;
+        ovs_buf_reset(&pc);
+        ovs_eval_per_class_json(d, r, k, &pc);
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, db->run_id);
+        sqlite3_bind_text(st, 2, ckpt, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, d->kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, ovs_eval_method_names[k], -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 5, mi);
+        sqlite3_bind_double(st, 6, ovs_miou_pixel_acc(&r->m[k]));
+        sqlite3_bind_int(st, 7, r->images);
+        sqlite3_bind_int(st, 8, r->skipped);
+        sqlite3_bind_text(st, 9, pc.data, -1, SQLITE_STATIC);
+        if (proto) sqlite3_bind_text(st, 10, proto + 12, (int)(strrchr(js.data, '}') - proto - 12), SQLITE_STATIC);
+        else sqlite3_bind_text(st, 10, "{}", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 11, cfg->out_dir, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 12, now, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = ovs_errf(e, OVS_EINTERNAL, "%s: insert eval_results: %s", db->path, sqlite3_errmsg(db->h));
+    }
+    if (!rc) sqlite3_finalize(st);
+    if (!rc) rc = ovs_db_commit(db, e);
+    else ovs_db_rollback(db);
+    ovs_buf_free(&js);
+    ovs_buf_free(&pc);
+    return rc;
+}
+

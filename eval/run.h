@@ -44,6 +44,10 @@ int ovs_eval_json(const ovs_eval_cfg *cfg, const ovs_evalset *d, const ovs_eval_
 int ovs_eval_per_class_json(const ovs_evalset *d, const ovs_eval_result *r, int i, ovs_buf *out);
 /* Writes OUT/results.json and OUT/confusion.tsv. */
 int ovs_eval_write_files(const ovs_eval_cfg *cfg, const ovs_evalset *d, const ovs_eval_result *r, ovs_err *e);
+/* One eval_results row per method run (model and baselines; a NaN mIoU is left out), in one
+ * transaction, tied to db->run_id. */
+struct ovs_db;
+int ovs_eval_store(struct ovs_db *db, const ovs_eval_cfg *cfg, const ovs_evalset *d, const ovs_eval_result *r, ovs_err *e);
 /* The final table (per-class IoU, mIoU, pixel accuracy, baselines) to f. */
 void ovs_eval_print_table(const ovs_evalset *d, const ovs_eval_result *r, void *file);
 

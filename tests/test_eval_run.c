@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "tests/check.h"
+#include "db/db.h"
 #include "eval/datasets.h"
 #include "eval/run.h"
 #include "util/fsutil.h"
@@ -261,6 +262,23 @@ TEST(eval_synth_layout_with_classes_txt_reports_baselines) {
     CHECK(strstr(json, "\"all_background\"") && strstr(json, "\"patch_ceiling\"") && strstr(json, "\"group_oracle\"") &&
           strstr(json, "\"random\""));
     free(json);
+    /* one eval_results row per method, tied to the run */
+    ovs_db db;
+    CHECK_OK(ovs_db_open(&db, check_path("eval.db"), OVS_DB_CREATE, &e), &e);
+    CHECK_OK(ovs_db_run_start(&db, "eval", 0, NULL, &e), &e);
+    ovs_eval_cfg cfg = {.out_dir = check_path("synth_out"), .ckpt = "fake.safetensors"};
+    ovs_seg_opts_default(&cfg.seg);
+    CHECK_OK(ovs_eval_store(&db, &cfg, &d, &r, &e), &e);
+    int64_t rows = 0, runs = 0;
+    CHECK_OK(ovs_db_int(&db, "SELECT count(*) FROM eval_results WHERE dataset='synth' AND images=2 "
+                             "AND method IN ('model','random','group_oracle','patch_ceiling','all_background')", &rows, &e), &e);
+    CHECK_EQ_INT(rows, 5);
+    CHECK_OK(ovs_db_int(&db, "SELECT count(DISTINCT run_id) FROM eval_results", &runs, &e), &e);
+    CHECK_EQ_INT(runs, 1);
+    CHECK_OK(ovs_db_int(&db, "SELECT count(*) FROM eval_results WHERE method='model' AND "
+                             "json_extract(per_class, '$.\"red disc\"') > 0.8 AND json_extract(protocol, '$.window') = 448", &rows, &e), &e);
+    CHECK_EQ_INT(rows, 1);
+    ovs_db_close(&db);
     ovs_eval_result_free(&r);
     ovs_evalset_free(&d);
 }
