@@ -44,7 +44,7 @@ typedef struct { int i0, i1; float l0, l1; } lin_t;
 static void lin_coords(int in, int out, lin_t *t) {
     float scale = (float)in / (float)out;
     for (int o = 0; o < out; o++) {
-        float r = scale * ((float)o + 0.5f) - 0.5f;
+        float r = (float)((double)scale * ((double)o + 0.5) - 0.5); /* as PyTorch computes it */
         if (r < 0) r = 0;
         int i = (int)r;
         t[o].i0 = i;
