@@ -155,6 +155,13 @@ int ovs_evalset_open(ovs_evalset *d, const char *kind, const char *root, const c
     snprintf(d->kind, sizeof d->kind, "%s", kind);
     snprintf(d->root, sizeof d->root, "%s", root);
     if (!ovs_is_dir(root)) return ovs_errf(e, OVS_EUSER, "--root %s: not a folder", root);
+    char probe[2600];
+    snprintf(probe, sizeof probe, "%s/classes.txt", root);
+    if (!strcmp(kind, "synth") && !file_exists(probe)) { /* the folder `ovseg synth --out` made: use its eval/ */
+        snprintf(probe, sizeof probe, "%s/eval/classes.txt", root);
+        if (file_exists(probe)) snprintf(d->root, sizeof d->root, "%s/eval", root);
+    }
+    root = d->root;
     char split_path[2700];
     static const char *const jpg[] = {".jpg", NULL}, *const jpg_png[] = {".jpg", ".png", NULL};
     int rc = 0, oom = 0;

@@ -9,7 +9,8 @@
  *   synth        the VOC layout written by `ovseg synth` (JPEGImages/ID.jpg or .png, SegmentationClass/ID.png,
  *                ImageSets/Segmentation/SPLIT.txt, or every image when there is no split file) plus
  *                ROOT/classes.txt: "INDEX<TAB>NAME" or one name per line; background when class 0 is
- *                named "background"; bg 0.95
+ *                named "background"; bg 0.95. ROOT may also be the folder `ovseg synth --out` wrote (its eval/
+ *                subfolder is used).
  * Masks hold class indices (palette or gray PNG); 255 is ignored. */
 #ifndef OVS_DATASETS_H
 #define OVS_DATASETS_H
