@@ -5,6 +5,7 @@
 #include "tests/check.h"
 #include "eval/segment.h"
 #include "util/fsutil.h"
+#include "util/progress.h"
 #include "util/rng.h"
 
 enum { G = 5, D = 8, N = 7 };
@@ -180,7 +181,46 @@ TEST(eval_protocol_matches_pytorch_twin_sliding_window) { parity_case("slide", 5
 TEST(eval_protocol_matches_pytorch_twin_tall_image) { parity_case("tall", 300, 520, 0, 2); }
 TEST(eval_protocol_matches_pytorch_twin_whole_image) { parity_case("whole", 333, 250, 1, 3); }
 
+/* make bench: images/s of the protocol (linear encoder, so this is the protocol's own cost) in C
+ * and in the PyTorch twin, on the same 500x375 image. */
+static int bench(int n) {
+    ovs_err e = {0};
+    parity_case("bench", 500, 375, 0, 6); /* writes the inputs the twin reads */
+    lin L;
+    float text[N * D];
+    ovs_rng r;
+    ovs_rng_seed(&r, 6, 9);
+    for (int i = 0; i < G * 3; i++) L.A[i] = (float)ovs_rng_normal(&r) * 3;
+    for (int i = 0; i < G; i++) L.b[i] = (float)ovs_rng_normal(&r) * 0.3f;
+    for (int i = 0; i < D * 3; i++) L.Cm[i] = (float)ovs_rng_normal(&r);
+    for (int i = 0; i < D; i++) L.cb[i] = (float)ovs_rng_normal(&r) * 0.3f;
+    for (int i = 0; i < N * D; i++) text[i] = (float)ovs_rng_normal(&r);
+    for (int c = 0; c < N; c++) normalise(text + c * D, D);
+    ovs_image img;
+    scene(&img, 500, 375, 6);
+    ovs_segmenter s = {.ctx = &L, .encode = lin_encode, .logit_scale = 20};
+    ovs_seg_opts o;
+    ovs_seg_opts_default(&o);
+    uint8_t *pred = malloc(500 * 375);
+    ovs_seg_out out = {.pred = {pred}};
+    double t0 = ovs_now();
+    for (int i = 0; i < n; i++) ovs_seg_image(&s, &o, text, N, &img, NULL, 1, 0, &out, &e);
+    double c = n / (ovs_now() - t0);
+    const char *py = getenv("OVSEG_PYTHON") ? getenv("OVSEG_PYTHON") : ".venv/bin/python";
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "%s tests/reference/eval_twin.py --linear %s --bench %d", py, check_path("bench"), n);
+    FILE *f = popen(cmd, "r");
+    double t = 0;
+    if (!f || fscanf(f, "%lf", &t) != 1) t = 0;
+    if (f) pclose(f);
+    printf("| protocol only (linear encoder), 500x375 -> 597x448, 2 windows | %.1f | %.1f |\n", c, t);
+    free(pred);
+    ovs_image_free(&img);
+    return 0;
+}
+
 int main(void) {
+    if (getenv("OVSEG_EVAL_BENCH")) return bench(atoi(getenv("OVSEG_EVAL_BENCH")));
     RUN(eval_protocol_matches_pytorch_twin_sliding_window);
     RUN(eval_protocol_matches_pytorch_twin_tall_image);
     RUN(eval_protocol_matches_pytorch_twin_whole_image);

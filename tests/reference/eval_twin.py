@@ -130,11 +130,20 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--linear", required=True)
     ap.add_argument("--whole", action="store_true")
+    ap.add_argument("--bench", type=int, default=0, help="print images/s over this many runs instead")
     a = ap.parse_args()
     torch.set_num_threads(2)
     from PIL import Image
     img = np.asarray(Image.open(os.path.join(a.linear, "image.png")).convert("RGB"))
     enc, text, scale, bg = read_params(os.path.join(a.linear, "params.bin"))
+    if a.bench:
+        import time
+        with torch.no_grad():
+            t0 = time.perf_counter()
+            for _ in range(a.bench):
+                segment(img, enc, text, scale, bg_thresh=bg, whole=a.whole).argmax(0)
+            print(f"{a.bench / (time.perf_counter() - t0):.3f}")
+        return 0
     with torch.no_grad():
         out = segment(img, enc, text, scale, bg_thresh=bg, whole=a.whole)
     out.numpy().astype("<f4").tofile(os.path.join(a.linear, "scores_twin.bin"))
