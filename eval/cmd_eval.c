@@ -19,7 +19,7 @@
 typedef struct eval_flags {
     const char *ckpt, *dataset, *root, *split, *out, *bg, *templates, *db, *vocab;
     int64_t overlays, short_side, window, stride, limit, seed;
-    int whole, baselines, no_baselines, skip_bad;
+    int whole, baselines, no_baselines, skip_bad, scores;
 } eval_flags;
 
 /* --bg-thresh: a number, or "paper" (the dataset's value in the paper's code) or "groupvit"
@@ -39,7 +39,8 @@ static int run_eval(eval_flags *f, int argc, char **argv, ovs_err *e) {
     int rc = ovs_evalset_open(&d, f->dataset, f->root, f->split, e);
     if (rc) return rc;
     ovs_eval_cfg cfg = {.ckpt = f->ckpt, .write_masks = f->out != NULL, .overlays = (int)f->overlays,
-                        .limit = (int)f->limit, .skip_bad = f->skip_bad, .seed = (uint64_t)f->seed};
+                        .limit = (int)f->limit, .skip_bad = f->skip_bad, .seed = (uint64_t)f->seed,
+                        .write_scores = f->scores};
     ovs_seg_opts_default(&cfg.seg);
     cfg.seg.short_side = (int)f->short_side;
     cfg.seg.window = (int)f->window;
@@ -127,6 +128,7 @@ int cmd_eval(int argc, char **argv) {
         {"baselines", OVS_ARG_FLAG, &f.baselines, "also compute the baselines (default on for synth)"},
         {"no-baselines", OVS_ARG_FLAG, &f.no_baselines, "skip the baselines on synth"},
         {"skip-bad", OVS_ARG_FLAG, &f.skip_bad, "count and skip images with missing/bad files instead of stopping"},
+        {"scores", OVS_ARG_FLAG, &f.scores, "also write OUT/scores/ID.f32: the class scores, float32 [C,H,W] (parity checks)"},
         {"seed", OVS_ARG_INT, &f.seed, "seed of the random-assignment baseline (default 0)"},
         {0}};
     static const ovs_cmd_spec spec_base = {.verb = "eval", .usage = "--ckpt F --dataset D --root DIR",

@@ -50,7 +50,8 @@ static int write_png(const char *dir, const char *id, const ovs_image *img, int 
 }
 
 static int one_image(const ovs_eval_cfg *cfg, const ovs_evalset *d, const ovs_segmenter *s, const float *text,
-                     int i, unsigned modes, ovs_eval_result *r, const char *mask_dir, const char *ov_dir, ovs_err *e) {
+                     int i, unsigned modes, ovs_eval_result *r, const char *mask_dir, const char *ov_dir,
+                     const char *score_dir, ovs_err *e) {
     ovs_image rgb, gt;
     int rc = ovs_evalset_load(d, i, &rgb, &gt, e);
     if (rc) return rc;
@@ -62,6 +63,7 @@ static int one_image(const ovs_eval_cfg *cfg, const ovs_evalset *d, const ovs_se
         if (modes & (1u << k)) out.pred[k] = pred[k] = malloc(n);
     for (int k = 0; k < OVS_SEG_NMODES; k++)
         if (((modes & (1u << k)) && !pred[k]) || !bg) rc = ovs_errf(e, OVS_EINTERNAL, "out of memory");
+    if (!rc && score_dir && !(out.scores = malloc(sizeof(float) * n * (size_t)d->ncls))) rc = ovs_errf(e, OVS_EINTERNAL, "out of memory");
     if (!rc && (rc = ovs_seg_image(s, &cfg->seg, text, d->ncls - d->with_bg, &rgb, &gt, modes,
                                    cfg->seed ^ ovs_hash64(d->ids[i], strlen(d->ids[i])), &out, e)))
         ovs_errctx(e, "image %s", d->ids[i]);
@@ -71,6 +73,12 @@ static int one_image(const ovs_eval_cfg *cfg, const ovs_evalset *d, const ovs_se
     r->windows += out.windows;
     ovs_image pm = {.w = rgb.w, .h = rgb.h, .c = 1, .px = pred[0]};
     if (!rc && mask_dir) rc = write_png(mask_dir, d->ids[i], &pm, 1, e);
+    if (!rc && score_dir) {
+        char path[8400];
+        snprintf(path, sizeof path, "%s/%s.f32", score_dir, d->ids[i]);
+        rc = ovs_write_atomic(path, out.scores, sizeof(float) * n * (size_t)d->ncls, e);
+    }
+    free(out.scores);
     if (!rc && ov_dir && r->images < cfg->overlays) {
         ovs_image ov = {0};
         rc = ovs_eval_overlay(&rgb, pred[0], gt.px, d->names, d->ncls, &ov, e);
@@ -94,19 +102,21 @@ int ovs_eval_run(const ovs_eval_cfg *cfg, const ovs_evalset *d, const ovs_segmen
     for (int k = 0; k < OVS_EV_N && !rc; k++)
         if (k == OVS_EV_MODEL || (cfg->baselines && (k != OVS_EV_ALLBG || d->with_bg)))
             rc = ovs_miou_init(&r->m[k], d->ncls, e);
-    char mask_dir[4096], ov_dir[4096];
+    char mask_dir[4096], ov_dir[4096], score_dir[4096];
+    snprintf(score_dir, sizeof score_dir, "%s/scores", cfg->out_dir);
     snprintf(mask_dir, sizeof mask_dir, "%s/masks", cfg->out_dir);
     snprintf(ov_dir, sizeof ov_dir, "%s/overlays", cfg->out_dir);
     if (!rc) rc = ovs_mkdir_p(cfg->out_dir, e);
     if (!rc && cfg->write_masks) rc = ovs_mkdir_p(mask_dir, e);
     if (!rc && cfg->overlays > 0) rc = ovs_mkdir_p(ov_dir, e);
+    if (!rc && cfg->write_scores) rc = ovs_mkdir_p(score_dir, e);
     int n = cfg->limit > 0 && cfg->limit < d->n ? cfg->limit : d->n;
     ovs_progress pg;
     ovs_progress_start(&pg, "eval", n);
     double t0 = ovs_now();
     for (int i = 0; i < n && !rc; i++) {
         rc = one_image(cfg, d, s, text, i, modes, r, cfg->write_masks ? mask_dir : NULL,
-                       cfg->overlays > 0 ? ov_dir : NULL, e);
+                       cfg->overlays > 0 ? ov_dir : NULL, cfg->write_scores ? score_dir : NULL, e);
         if (rc == OVS_EUSER && cfg->skip_bad) {
             ovs_warn("eval: skipped: %s", e->msg);
             r->skipped++;

@@ -4,6 +4,7 @@
  *   OUT/confusion.tsv    the model's confusion matrix (rows: ground truth, columns: prediction)
  *   OUT/masks/ID.png     every predicted mask as a VOC-palette PNG (when write_masks)
  *   OUT/overlays/ID.png  image | prediction | ground truth with a class legend (first N images)
+ *   OUT/scores/ID.f32    the model's per-pixel class scores, float32 [C, H, W] (when write_scores)
  * Bad input (missing image or mask, mask size differing from the image, a mask value outside the
  * classes other than 255) stops the run with an error naming the file, or with skip_bad is
  * counted, warned about and left out of every metric (results.json "skipped"). */
@@ -24,6 +25,7 @@ typedef struct ovs_eval_cfg {
     const char *out_dir;   /* required */
     const char *ckpt;      /* recorded in results */
     int write_masks, overlays, limit, skip_bad, baselines, quiet;
+    int write_scores;      /* OUT/scores/ID.f32: the model's class scores, float32 [C, H, W] */
     uint64_t seed;         /* random-assignment baseline */
     ovs_seg_opts seg;
 } ovs_eval_cfg;

@@ -113,7 +113,7 @@ static int run_eval(const char *root, const char *kind, const char *out, int ski
     fake f;
     ovs_segmenter s = {.ctx = &f, .encode = fake_encode, .logit_scale = 100};
     ovs_eval_cfg cfg = {.out_dir = out, .ckpt = "fake", .write_masks = 1, .overlays = 2, .skip_bad = skip_bad,
-                        .baselines = baselines, .quiet = 1, .seed = 1};
+                        .baselines = baselines, .quiet = 1, .seed = 1, .write_scores = 1};
     ovs_seg_opts_default(&cfg.seg);
     cfg.seg.with_bg = d->with_bg;
     cfg.seg.bg_thresh = d->bg_thresh;
@@ -148,6 +148,20 @@ TEST(eval_voc_fixture_end_to_end_with_masks_and_overlays) {
         free(data);
         CHECK_OK(ovs_evalset_load(&d, i, &rgb, &gt, &e), &e);
         CHECK(pm.w == gt.w && pm.h == gt.h);
+        /* the scores file: float32 [21, H, W] whose argmax is the written mask */
+        char sp[4200];
+        snprintf(sp, sizeof sp, "%s/scores/%s.f32", out, d.ids[i]);
+        CHECK_OK(ovs_read_file(sp, &data, &len, &e), &e);
+        size_t np = (size_t)gt.w * gt.h, same = 0;
+        CHECK_EQ_INT(len, 21 * np * sizeof(float));
+        for (size_t p = 0; len == 21 * np * sizeof(float) && p < np; p++) {
+            const float *sc = (const float *)data;
+            int best = 0;
+            for (int c = 1; c < 21; c++) if (sc[c * np + p] > sc[best * np + p]) best = c;
+            same += best == pm.px[p];
+        }
+        CHECK_EQ_INT(same, np);
+        free(data);
         CHECK_OK(ovs_miou_add(&again, gt.px, pm.px, (size_t)gt.w * gt.h, &e), &e);
         ovs_image_free(&pm); ovs_image_free(&rgb); ovs_image_free(&gt);
         snprintf(ip, sizeof ip, "%s/overlays/%s.png", out, d.ids[i]);
