@@ -72,9 +72,10 @@ def slide_windows(size, crop, stride):
     return starts
 
 
-def segment(img, encoder, text, scale, bg_thresh=0.95, with_bg=True, whole=False, window=448, stride=224):
+def segment(img, encoder, text, scale, bg_thresh=0.95, with_bg=True, whole=False, window=448, stride=224,
+            short=448):
     """Returns the class logits [C, H, W] at the original size (argmax = the prediction)."""
-    x = prepare(img)
+    x = prepare(img, short)
     _, _, nh, nw = x.shape
     C = text.shape[0] + int(with_bg)
     acc = torch.zeros(C, nh, nw)
@@ -124,6 +125,30 @@ def read_params(path):
         o += n
     A, b, Cm, cb, text = parts
     return LinearEncoder(A.view(G, 3), b, Cm.view(D, 3), cb), text.view(N, D), scale, bg
+
+
+class TwinEncoder:
+    """The model twin (tests/reference/twin.py, MultiLabelContrastive in eval mode) as an encoder:
+    soft = softmax over the groups of the assignment logits, on the patch grid."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, x):
+        gx, gf, _hard, raw, (gh, gw) = self.model.encode_image_eval(x)
+        soft = raw[0].softmax(dim=0)  # [K, gh*gw]
+        return soft.reshape(-1, gh, gw), gf[0], gx[0]
+
+
+def twin_class_embeddings(model, tokenizer, names, text_len, templates=("a photo of a {}.",)):
+    """Normalised mean over templates of the normalised [CLS] projections (GroupViT's recipe)."""
+    out = []
+    for n in names:
+        enc = tokenizer([t.format(n) for t in templates], padding="max_length", max_length=text_len,
+                        truncation=True, return_tensors="pt")
+        f = model.encode_text_eval(enc["input_ids"], enc["attention_mask"])
+        out.append(F.normalize(f.mean(0), dim=0))
+    return torch.stack(out)
 
 
 def main():
