@@ -146,10 +146,16 @@ CREATE TABLE eval_results (
   run_id     INTEGER REFERENCES runs(id),
   ckpt       TEXT NOT NULL,
   dataset    TEXT NOT NULL,
-  miou       REAL NOT NULL,
+  method     TEXT NOT NULL DEFAULT 'model', -- model | random | group_oracle | patch_ceiling | all_background
+  miou       REAL NOT NULL,               -- 0..1 (NaN never stored: a run with no image fails)
   pixel_acc  REAL NOT NULL,
-  per_class  TEXT NOT NULL,            -- JSON {class: iou}
+  images     INTEGER NOT NULL DEFAULT 0,
+  skipped    INTEGER NOT NULL DEFAULT 0,
+  per_class  TEXT NOT NULL,               -- JSON {class: iou|null}
+  protocol   TEXT NOT NULL DEFAULT '{}',  -- JSON: short_side, window, stride, whole, bg_thresh, ...
+  out_dir    TEXT,                        -- results.json, confusion.tsv, masks/, overlays/
   created_at TEXT NOT NULL
 );
+CREATE INDEX eval_results_dataset ON eval_results(dataset, created_at);
 
 PRAGMA user_version = 1;
