@@ -285,7 +285,8 @@ static int run(loop *L, const ovs_train_opts *o, FILE *mf, int64_t total, int64_
     ovs_sched sched = {c->lr * scale, c->warmup_lr * scale, c->min_lr * scale, warmup, total};
     L->opt.weight_decay = c->weight_decay;
     ovs_progress prog;
-    ovs_progress_start(&prog, "train", total);
+    int64_t first = L->step; /* the progress line's rate and ETA count this process's steps */
+    ovs_progress_start(&prog, "train", total - first);
     if (o->quiet) prog.enabled = 0;
     double t0 = ovs_now();
     int64_t done_here = 0;
@@ -315,10 +316,10 @@ static int run(loop *L, const ovs_train_opts *o, FILE *mf, int64_t total, int64_
         fprintf(mf, "%" PRId64 "\t%" PRId64 "\t%.9g\t%.9g\t%.9g\t%.9g\t%.9g\t%.2f\t%.3f\n", L->step, epoch, lr,
                 (double)loss.total, (double)loss.contrastive, (double)loss.entity, (double)loss.mask, ips, wall);
         if (fflush(mf)) { rc = ovs_errno(e, OVS_EUSER, "%s/metrics.tsv", L->rundir); break; }
-        char extra[200];
-        snprintf(extra, sizeof extra, "loss %.4f (c %.4f e %.4f m %.4f) lr %.3g  %.1f img/s", (double)loss.total,
-                 (double)loss.contrastive, (double)loss.entity, (double)loss.mask, lr, ips);
-        ovs_progress_update(&prog, L->step, extra);
+        char extra[240];
+        snprintf(extra, sizeof extra, "step %" PRId64 "/%" PRId64 " loss %.4f (c %.4f e %.4f m %.4f) lr %.3g  %.1f img/s", L->step, total,
+                 (double)loss.total, (double)loss.contrastive, (double)loss.entity, (double)loss.mask, lr, ips);
+        ovs_progress_update(&prog, L->step - first, extra);
         int stop = o->stop_after > 0 && done_here >= o->stop_after;
         if (L->step % (c->ckpt_every > 0 ? c->ckpt_every : total) == 0 || L->step == total || stop)
             rc = save(L, wall, e);
