@@ -268,15 +268,15 @@ static const char *bad_term(const ovs_losses *l, float *v) {
     return NULL;
 }
 
-static int stop_nonfinite(const loop *L, int64_t step, const char *what, double v, ovs_err *e) {
+static int stop_nonfinite(const loop *L, int64_t step, const char *what, const char *note, double v, ovs_err *e) {
     int64_t last;
     ovs_err ignore = {0};
     if (ovs_ckpt_latest(L->rundir, &last, &ignore)) last = -1;
     char kept[128];
     if (last >= 0) snprintf(kept, sizeof kept, "the newest checkpoint (step %" PRId64 ") is intact", last);
     else snprintf(kept, sizeof kept, "no checkpoint was written yet");
-    return ovs_errf(e, OVS_EUSER, "step %" PRId64 ": the %s is %s; training stopped, nothing saved for this step; %s",
-                    step, what, isnan(v) ? "NaN" : "infinite", kept);
+    return ovs_errf(e, OVS_EUSER, "step %" PRId64 ": the %s is %s%s; training stopped, nothing saved for this step; %s",
+                    step, what, isnan(v) ? "NaN" : "infinite", note, kept);
 }
 
 static int run(loop *L, const ovs_train_opts *o, FILE *mf, int64_t total, int64_t warmup, ovs_err *e) {
@@ -304,11 +304,11 @@ static int run(loop *L, const ovs_train_opts *o, FILE *mf, int64_t total, int64_
         if (term) {
             char what[64];
             snprintf(what, sizeof what, "%s loss", term);
-            rc = stop_nonfinite(L, L->step + 1, what, bad, e);
+            rc = stop_nonfinite(L, L->step + 1, what, "", bad, e);
             break;
         }
         double norm = ovs_clip_grad_norm(L->m->grads, L->m->table, L->m->n, c->clip);
-        if (!isfinite(norm)) { rc = stop_nonfinite(L, L->step + 1, "gradient norm (losses were finite)", norm, e); break; }
+        if (!isfinite(norm)) { rc = stop_nonfinite(L, L->step + 1, "gradient norm", " (the losses were finite)", norm, e); break; }
         ovs_adamw_step(&L->opt, L->m->params, L->m->grads, L->m->table, L->m->n, lr);
         if (L->m->after_update && (rc = L->m->after_update(L->m->ctx, e))) break;
         L->step++, L->epoch = epoch, done_here++;
