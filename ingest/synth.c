@@ -187,7 +187,7 @@ static int make_row(const ovs_synth_opts *o, int64_t i, int kind, worker *wk, ch
     const char *status = "200", *first = "200", *fmt_name = "-";
     int w, h;
     double u = ovs_rng_double(&r);
-    ovs_imgfmt fmt = u < .87 ? OVS_IMG_JPEG : u < .94 ? OVS_IMG_PNG : OVS_IMG_WEBP;
+    ovs_imgfmt fmt = u < .89 ? OVS_IMG_JPEG : u < .94 ? OVS_IMG_PNG : OVS_IMG_WEBP;
     random_size(&r, o, fmt == OVS_IMG_JPEG ? o->max_side : 480, &w, &h);
     if (kind == OVS_SK_TRUNCATED && fmt == OVS_IMG_WEBP) fmt = OVS_IMG_JPEG;
     int quality = 70 + (int)ovs_rng_below(&r, 26);
