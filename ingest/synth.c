@@ -136,7 +136,8 @@ static int prepare_out(const char *out, ovs_err *e) {
     }
     snprintf(p, sizeof p, "%s/synth.json", out);
     unlink(p);
-    return 0;
+    snprintf(p, sizeof p, "%s/www", out); /* served even when empty (--n 0) */
+    return ovs_mkdir_p(p, e);
 }
 
 /* ── one crawl row ───────────────────────────────────────────────────────────────────────── */
