@@ -127,7 +127,8 @@ static int prepare_out(const char *out, ovs_err *e) {
                                 "refusing to overwrite", out, mine[i]);
         }
     }
-    if (write_file(p, "", 0, e)) return e->code; /* p = the in-progress marker */
+    snprintf(p, sizeof p, "%s/.synth-in-progress", out);
+    if (write_file(p, "", 0, e)) return e->code;
     const char *sub[] = {"www", "eval"};
     for (int i = 0; i < 2; i++) {
         snprintf(p, sizeof p, "%s/%s", out, sub[i]);

@@ -30,6 +30,15 @@ $OVSEG synth --out "$T/d" --n 100 --eval-n 5 --tune-n 5 --max-side 400 --seed 1 
 if [ "$(tree "$T/c")" = "$(tree "$T/d")" ]; then pass synth_rerun_leaves_no_stale_files
 else fail synth_rerun_leaves_no_stale_files "trees differ"; fi
 
+# kill -9 mid-run, then run again: the same tree as an uninterrupted run
+$OVSEG synth --out "$T/k" $small --seed 1 --base-url "$base" 2>/dev/null &
+kpid=$!
+sleep 0.3
+kill -9 $kpid 2>/dev/null; wait $kpid 2>/dev/null
+$OVSEG synth --out "$T/k" $small --seed 1 --base-url "$base" 2>/dev/null
+if [ "$(tree "$T/k")" = "$(cat "$T/a.sum")" ]; then pass synth_rerun_after_kill9_gives_the_same_tree
+else fail synth_rerun_after_kill9_gives_the_same_tree "trees differ"; fi
+
 mkdir -p "$T/foreign/www"
 expect_fail synth_refuses_a_foreign_folder 1 "not an ovseg synth folder" -- $OVSEG synth --out "$T/foreign" --n 10
 expect_fail synth_bad_flag_is_named 1 "--max-objects" -- $OVSEG synth --out "$T/e" --max-objects 0
