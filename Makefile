@@ -31,7 +31,7 @@ DEBS = build-essential pkg-config libsqlite3-dev libarchive-dev libcurl4-openssl
        libopenblas-dev libwebp-dev libpng-dev libjpeg-dev sqlite3 nginx-light wordnet-base \
        python3 python3-venv gzip bzip2 xz-utils zstd curl ca-certificates
 
-.PHONY: all deps deps-apt deps-venv test asan bench demo install clean serve-synth stop-synth
+.PHONY: all deps deps-apt deps-venv test asan bench demo install clean
 all: ovseg
 
 ovseg: $(BUILD)/ovseg
@@ -104,6 +104,7 @@ demo: deps ovseg
 
 # The synthetic crawl on a real nginx (127.0.0.1): make serve-synth DIR=folder [PORT=8089]
 # (generates DIR with `ovseg synth` first when it holds no synth.json); make stop-synth DIR=folder.
+.PHONY: serve-synth stop-synth
 SYNTH_PORT = $(or $(PORT),8089)
 serve-synth: ovseg
 	@test -n "$(DIR)" || { echo "usage: make serve-synth DIR=folder [PORT=8089]"; exit 1; }
