@@ -43,6 +43,7 @@ int ovs_synth_check(const ovs_synth_opts *o, ovs_err *e) {
     for (int i = 0; i < 3; i++)
         if (!(*rates[i] >= 0 && *rates[i] <= 1)) return ovs_errf(e, OVS_EUSER, "%s: must be in [0, 1]", names[i]);
     if (!(o->fail_rate >= 0 && o->fail_rate <= .9)) return ovs_errf(e, OVS_EUSER, "--fail-rate: must be in [0, 0.9]");
+    if (!(o->colour_swap_rate >= 0 && o->colour_swap_rate <= 1)) return ovs_errf(e, OVS_EUSER, "--colour-swap-rate: must be in [0, 1]");
     if (o->min_side < 32 || o->max_side < o->min_side || o->max_side > 4096)
         return ovs_errf(e, OVS_EUSER, "--min-side/--max-side: need 32 <= min <= max <= 4096");
     if (o->eval_size < 16 || o->eval_size > 2048) return ovs_errf(e, OVS_EUSER, "--eval-size: must be in [16, 2048]");
@@ -339,10 +340,10 @@ static int write_manifest(const ovs_synth_opts *o, const int64_t count[OVS_SK_CO
                    (long long)o->eval_n, (long long)o->tune_n);
     ovs_buf_json_str(&b, o->base_url, strlen(o->base_url));
     ovs_buf_printf(&b, ",\n  \"min_objects\": %d,\n  \"max_objects\": %d,\n  \"min_size\": %g,\n  \"max_size\": %g,\n"
-                   "  \"absent_rate\": %g,\n  \"partial_rate\": %g,\n  \"no_entity_rate\": %g,\n  \"fail_rate\": %g,\n"
+                   "  \"absent_rate\": %g,\n  \"partial_rate\": %g,\n  \"no_entity_rate\": %g,\n  \"fail_rate\": %g,\n  \"colour_swap_rate\": %g,\n"
                    "  \"min_side\": %d,\n  \"max_side\": %d,\n  \"eval_size\": %d,\n  \"ignore_width\": %d,\n  \"kinds\": {",
                    o->min_objects, o->max_objects, o->min_size, o->max_size, o->absent_rate, o->partial_rate,
-                   o->no_entity_rate, o->fail_rate, o->min_side, o->max_side, o->eval_size, o->ignore_width);
+                   o->no_entity_rate, o->fail_rate, o->colour_swap_rate, o->min_side, o->max_side, o->eval_size, o->ignore_width);
     for (int k = 0; k < OVS_SK_COUNT; k++)
         ovs_buf_printf(&b, "%s\"%s\": %lld", k ? ", " : "", ovs_synth_kind_name(k), (long long)count[k]);
     ovs_buf_puts(&b, "},\n  \"classes\": [\"background\"");
