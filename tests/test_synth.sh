@@ -5,6 +5,8 @@
 small="--n 300 --eval-n 20 --tune-n 10 --max-side 400"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base=http://127.0.0.1:$port/
+# stop the server even when the test dies half-way
+trap 'sh tests/serve-synth.sh stop "$T/a" >/dev/null 2>&1; [ -n "${KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
 tree() { (cd "$1" && find . -type f ! -path './nginx/*' | LC_ALL=C sort | xargs sha256sum); }
 
 $OVSEG synth --out "$T/a" $small --seed 1 --base-url "$base" 2>/dev/null &&
