@@ -275,7 +275,7 @@ static int make_row(const ovs_synth_opts *o, int64_t i, int kind, worker *wk, ch
 /* ── one eval image ──────────────────────────────────────────────────────────────────────── */
 
 static int make_eval(const ovs_synth_opts *o, const char *split, uint64_t stream, int64_t i, worker *wk,
-                     const uint8_t *pal, int64_t *bytes, ovs_err *e) {
+                     const uint8_t *pal, int64_t *images, int64_t *bytes, ovs_err *e) {
     ovs_rng r;
     ovs_rng_seed(&r, o->seed, stream + (uint64_t)i);
     ovs_synth_scene sc;
@@ -303,6 +303,7 @@ static int make_eval(const ovs_synth_opts *o, const char *split, uint64_t stream
     }
     ovs_image_free(&img);
     ovs_image_free(&mask);
+    if (!rc) (*images)++;
     return rc;
 }
 
@@ -406,9 +407,11 @@ int ovs_synth_run(const ovs_synth_opts *opts, ovs_synth_stats *st, ovs_err *e) {
             if (bad) continue;
             int lrc;
             if (j < o.n) lrc = make_row(&o, j, kinds[j], &wk, &tsv[j], &truth[j], &images, &bytes, &le);
-            else if (j < o.n + o.eval_n) lrc = make_eval(&o, "val", STREAM_VAL, j - o.n, &wk, pal, &bytes, &le), images++;
-            else lrc = make_eval(&o, "tune", STREAM_TUNE, j - o.n - o.eval_n, &wk, pal, &bytes, &le), images++;
+            else if (j < o.n + o.eval_n) lrc = make_eval(&o, "val", STREAM_VAL, j - o.n, &wk, pal, &images, &bytes, &le);
+            else lrc = make_eval(&o, "tune", STREAM_TUNE, j - o.n - o.eval_n, &wk, pal, &images, &bytes, &le);
             if (lrc) {
+                if (j < o.n) ovs_errctx(&le, "%s/cc12m-synth.tsv row %lld", o.out, (long long)j + 1);
+                else ovs_errctx(&le, "%s/eval image %lld", o.out, (long long)(j - o.n));
 #pragma omp critical(synth_err)
                 if (!failed) { failed = 1; rc = lrc; *e = le; }
             }
