@@ -40,7 +40,7 @@ DEBS = build-essential pkg-config libsqlite3-dev libarchive-dev libcurl4-openssl
        python3 python3-venv gzip bzip2 xz-utils zstd curl ca-certificates clang libomp-dev \
        libopenmpi-dev openmpi-bin
 
-.PHONY: all deps deps-apt deps-venv test tests asan bench demo install clean fuzz chaos serve-synth stop-synth
+.PHONY: all deps deps-apt deps-venv test tests asan bench demo install clean fuzz chaos
 all: ovseg
 
 ovseg: $(BUILD)/ovseg
@@ -147,6 +147,7 @@ chaos: deps ovseg
 
 # The synthetic crawl on a real nginx (127.0.0.1): make serve-synth DIR=folder [PORT=8089]
 # (generates DIR with `ovseg synth` first when it holds no synth.json); make stop-synth DIR=folder.
+.PHONY: serve-synth stop-synth
 SYNTH_PORT = $(or $(PORT),8089)
 serve-synth: ovseg
 	@test -n "$(DIR)" || { echo "usage: make serve-synth DIR=folder [PORT=8089]"; exit 1; }

@@ -27,6 +27,7 @@ int cmd_synth(int argc, char **argv) {
         {"partial-rate", OVS_ARG_DOUBLE, &o.partial_rate, "captions naming only part of the classes (default 0.15)"},
         {"no-entity-rate", OVS_ARG_DOUBLE, &o.no_entity_rate, "captions naming no class (default 0.05)"},
         {"fail-rate", OVS_ARG_DOUBLE, &o.fail_rate, "rows that fail when crawled (default 0.33)"},
+        {"colour-swap-rate", OVS_ARG_DOUBLE, &o.colour_swap_rate, "objects coloured like another class (default 0)"},
         {"min-side", OVS_ARG_INT, &min_side, "crawl images: long side, smallest (default 200)"},
         {"max-side", OVS_ARG_INT, &max_side, "crawl images: long side, largest (default 1000)"},
         {"eval-size", OVS_ARG_INT, &eval_size, "eval/tune images: square side in pixels (default 128)"},

@@ -43,6 +43,7 @@ int ovs_synth_check(const ovs_synth_opts *o, ovs_err *e) {
     for (int i = 0; i < 3; i++)
         if (!(*rates[i] >= 0 && *rates[i] <= 1)) return ovs_errf(e, OVS_EUSER, "%s: must be in [0, 1]", names[i]);
     if (!(o->fail_rate >= 0 && o->fail_rate <= .9)) return ovs_errf(e, OVS_EUSER, "--fail-rate: must be in [0, 0.9]");
+    if (!(o->colour_swap_rate >= 0 && o->colour_swap_rate <= 1)) return ovs_errf(e, OVS_EUSER, "--colour-swap-rate: must be in [0, 1]");
     if (o->min_side < 32 || o->max_side < o->min_side || o->max_side > 4096)
         return ovs_errf(e, OVS_EUSER, "--min-side/--max-side: need 32 <= min <= max <= 4096");
     if (o->eval_size < 16 || o->eval_size > 2048) return ovs_errf(e, OVS_EUSER, "--eval-size: must be in [16, 2048]");
@@ -127,7 +128,8 @@ static int prepare_out(const char *out, ovs_err *e) {
                                 "refusing to overwrite", out, mine[i]);
         }
     }
-    if (write_file(p, "", 0, e)) return e->code; /* p = the in-progress marker */
+    snprintf(p, sizeof p, "%s/.synth-in-progress", out);
+    if (write_file(p, "", 0, e)) return e->code;
     const char *sub[] = {"www", "eval"};
     for (int i = 0; i < 2; i++) {
         snprintf(p, sizeof p, "%s/%s", out, sub[i]);
@@ -136,7 +138,8 @@ static int prepare_out(const char *out, ovs_err *e) {
     }
     snprintf(p, sizeof p, "%s/synth.json", out);
     unlink(p);
-    return 0;
+    snprintf(p, sizeof p, "%s/www", out); /* served even when empty (--n 0) */
+    return ovs_mkdir_p(p, e);
 }
 
 /* ── one crawl row ───────────────────────────────────────────────────────────────────────── */
@@ -187,7 +190,7 @@ static int make_row(const ovs_synth_opts *o, int64_t i, int kind, worker *wk, ch
     const char *status = "200", *first = "200", *fmt_name = "-";
     int w, h;
     double u = ovs_rng_double(&r);
-    ovs_imgfmt fmt = u < .87 ? OVS_IMG_JPEG : u < .94 ? OVS_IMG_PNG : OVS_IMG_WEBP;
+    ovs_imgfmt fmt = u < .89 ? OVS_IMG_JPEG : u < .94 ? OVS_IMG_PNG : OVS_IMG_WEBP;
     random_size(&r, o, fmt == OVS_IMG_JPEG ? o->max_side : 480, &w, &h);
     if (kind == OVS_SK_TRUNCATED && fmt == OVS_IMG_WEBP) fmt = OVS_IMG_JPEG;
     int quality = 70 + (int)ovs_rng_below(&r, 26);
@@ -272,7 +275,7 @@ static int make_row(const ovs_synth_opts *o, int64_t i, int kind, worker *wk, ch
 /* ── one eval image ──────────────────────────────────────────────────────────────────────── */
 
 static int make_eval(const ovs_synth_opts *o, const char *split, uint64_t stream, int64_t i, worker *wk,
-                     const uint8_t *pal, int64_t *bytes, ovs_err *e) {
+                     const uint8_t *pal, int64_t *images, int64_t *bytes, ovs_err *e) {
     ovs_rng r;
     ovs_rng_seed(&r, o->seed, stream + (uint64_t)i);
     ovs_synth_scene sc;
@@ -300,6 +303,7 @@ static int make_eval(const ovs_synth_opts *o, const char *split, uint64_t stream
     }
     ovs_image_free(&img);
     ovs_image_free(&mask);
+    if (!rc) (*images)++;
     return rc;
 }
 
@@ -337,10 +341,10 @@ static int write_manifest(const ovs_synth_opts *o, const int64_t count[OVS_SK_CO
                    (long long)o->eval_n, (long long)o->tune_n);
     ovs_buf_json_str(&b, o->base_url, strlen(o->base_url));
     ovs_buf_printf(&b, ",\n  \"min_objects\": %d,\n  \"max_objects\": %d,\n  \"min_size\": %g,\n  \"max_size\": %g,\n"
-                   "  \"absent_rate\": %g,\n  \"partial_rate\": %g,\n  \"no_entity_rate\": %g,\n  \"fail_rate\": %g,\n"
+                   "  \"absent_rate\": %g,\n  \"partial_rate\": %g,\n  \"no_entity_rate\": %g,\n  \"fail_rate\": %g,\n  \"colour_swap_rate\": %g,\n"
                    "  \"min_side\": %d,\n  \"max_side\": %d,\n  \"eval_size\": %d,\n  \"ignore_width\": %d,\n  \"kinds\": {",
                    o->min_objects, o->max_objects, o->min_size, o->max_size, o->absent_rate, o->partial_rate,
-                   o->no_entity_rate, o->fail_rate, o->min_side, o->max_side, o->eval_size, o->ignore_width);
+                   o->no_entity_rate, o->fail_rate, o->colour_swap_rate, o->min_side, o->max_side, o->eval_size, o->ignore_width);
     for (int k = 0; k < OVS_SK_COUNT; k++)
         ovs_buf_printf(&b, "%s\"%s\": %lld", k ? ", " : "", ovs_synth_kind_name(k), (long long)count[k]);
     ovs_buf_puts(&b, "},\n  \"classes\": [\"background\"");
@@ -403,9 +407,11 @@ int ovs_synth_run(const ovs_synth_opts *opts, ovs_synth_stats *st, ovs_err *e) {
             if (bad) continue;
             int lrc;
             if (j < o.n) lrc = make_row(&o, j, kinds[j], &wk, &tsv[j], &truth[j], &images, &bytes, &le);
-            else if (j < o.n + o.eval_n) lrc = make_eval(&o, "val", STREAM_VAL, j - o.n, &wk, pal, &bytes, &le), images++;
-            else lrc = make_eval(&o, "tune", STREAM_TUNE, j - o.n - o.eval_n, &wk, pal, &bytes, &le), images++;
+            else if (j < o.n + o.eval_n) lrc = make_eval(&o, "val", STREAM_VAL, j - o.n, &wk, pal, &images, &bytes, &le);
+            else lrc = make_eval(&o, "tune", STREAM_TUNE, j - o.n - o.eval_n, &wk, pal, &images, &bytes, &le);
             if (lrc) {
+                if (j < o.n) ovs_errctx(&le, "%s/cc12m-synth.tsv row %lld", o.out, (long long)j + 1);
+                else ovs_errctx(&le, "%s/eval image %lld", o.out, (long long)(j - o.n));
 #pragma omp critical(synth_err)
                 if (!failed) { failed = 1; rc = lrc; *e = le; }
             }

@@ -31,6 +31,7 @@ typedef struct ovs_synth_opts {
     double partial_rate;    /* caption names only part of the classes present */
     double no_entity_rate;  /* caption names no class at all */
     double fail_rate;       /* share of TSV rows that fail (the kinds keep their proportions) */
+    double colour_swap_rate;/* objects coloured like a random other class (harder: shape/texture only) */
     int min_side, max_side; /* crawl images: range of the long side (log-uniform) */
     int eval_size;          /* eval/tune images: square side */
     int ignore_width;       /* eval masks: 255 within this many pixels of an object border */

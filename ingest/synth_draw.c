@@ -205,8 +205,10 @@ void ovs_synth_scene_sample(ovs_rng *r, const ovs_synth_opts *o, int w, int h, o
         float ang = frand(r, -c->rot_max, c->rot_max) * PI_F / 180.f;
         ob->cosa = cosf(ang), ob->sina = sinf(ang);
         ob->flip = c->flip ? (int)ovs_rng_below(r, 2) : 0;
-        sample_colour(r, &c->c1, ob->rgb1);
-        sample_colour(r, &c->c2, ob->rgb2);
+        const cls_def *cc = c; /* colours usually from the class itself */
+        if (o->colour_swap_rate > 0 && ovs_rng_double(r) < o->colour_swap_rate) cc = &CLASSES[ovs_rng_below(r, NCLASSES)];
+        sample_colour(r, &cc->c1, ob->rgb1);
+        sample_colour(r, &cc->c2, ob->rgb2);
         ob->tex_seed = (uint32_t)ovs_rng_u64(r);
         ob->tex_angle = frand(r, 0, 2 * PI_F);
         /* placement: keep objects apart enough that each stays mostly visible */

@@ -206,6 +206,9 @@ TEST(synth_flags_out_of_range_name_the_flag) {
     o.absent_rate = 1.5;
     CHECK(ovs_synth_check(&o, &e) == OVS_EUSER && strstr(e.msg, "--absent-rate"));
     default_opts(&o);
+    o.colour_swap_rate = 2;
+    CHECK(ovs_synth_check(&o, &e) == OVS_EUSER && strstr(e.msg, "--colour-swap-rate"));
+    default_opts(&o);
     o.base_url = "ftp://x/";
     CHECK(ovs_synth_check(&o, &e) == OVS_EUSER && strstr(e.msg, "--base-url"));
     default_opts(&o);

@@ -5,6 +5,8 @@
 small="--n 300 --eval-n 20 --tune-n 10 --max-side 400"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base=http://127.0.0.1:$port/
+# stop the server even when the test dies half-way
+trap 'sh tests/serve-synth.sh stop "$T/a" >/dev/null 2>&1; [ -n "${KEEP_TMP:-}" ] || rm -rf "$T"' EXIT
 tree() { (cd "$1" && find . -type f ! -path './nginx/*' | LC_ALL=C sort | xargs sha256sum); }
 
 $OVSEG synth --out "$T/a" $small --seed 1 --base-url "$base" 2>/dev/null &&
@@ -29,6 +31,15 @@ $OVSEG synth --out "$T/c" --n 100 --eval-n 5 --tune-n 5 --max-side 400 --seed 1 
 $OVSEG synth --out "$T/d" --n 100 --eval-n 5 --tune-n 5 --max-side 400 --seed 1 --base-url "$base" 2>/dev/null
 if [ "$(tree "$T/c")" = "$(tree "$T/d")" ]; then pass synth_rerun_leaves_no_stale_files
 else fail synth_rerun_leaves_no_stale_files "trees differ"; fi
+
+# kill -9 mid-run, then run again: the same tree as an uninterrupted run
+$OVSEG synth --out "$T/k" $small --seed 1 --base-url "$base" 2>/dev/null &
+kpid=$!
+sleep 0.3
+kill -9 $kpid 2>/dev/null; wait $kpid 2>/dev/null
+$OVSEG synth --out "$T/k" $small --seed 1 --base-url "$base" 2>/dev/null
+if [ "$(tree "$T/k")" = "$(cat "$T/a.sum")" ]; then pass synth_rerun_after_kill9_gives_the_same_tree
+else fail synth_rerun_after_kill9_gives_the_same_tree "trees differ"; fi
 
 mkdir -p "$T/foreign/www"
 expect_fail synth_refuses_a_foreign_folder 1 "not an ovseg synth folder" -- $OVSEG synth --out "$T/foreign" --n 10
