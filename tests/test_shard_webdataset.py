@@ -71,6 +71,26 @@ def shard_rerun_resumes_and_other_params_are_refused():
     assert r.returncode == 1 and "nope" in r.stderr, r.stderr
 
 
+@test
+def shard_after_a_crash_rewrites_only_the_missing_shard():
+    st = setup()
+    man = json.load(open(os.path.join(st["out"], "manifest.json")))
+    last = os.path.join(st["out"], man["shards"][2]["path"])
+    con = sqlite3.connect(st["db"])  # as if killed after the rename, before the db commit
+    sid = con.execute("SELECT id FROM shards WHERE path=?", (last,)).fetchone()[0]
+    con.execute("DELETE FROM train_members WHERE shard_id=?", (sid,))
+    con.execute("DELETE FROM shards WHERE id=?", (sid,))
+    con.commit()
+    os.remove(last)
+    open(last + ".tmp", "wb").write(b"half a shard")  # and a stale temporary file
+    r = subprocess.run([OVSEG, "shard", st["db"], "--subset", "cc4m", "--out", st["out"], "--shard-size", "25",
+                        "--seed", "5"], capture_output=True, text=True)
+    assert r.returncode == 0 and "1 written, 2 already done" in r.stderr, r.stderr
+    assert not os.path.exists(last + ".tmp")
+    assert hashlib.sha256(open(last, "rb").read()).hexdigest() == man["shards"][2]["sha256"]
+    assert con.execute("SELECT count(*) FROM train_members").fetchone()[0] == 60
+
+
 def normalise(img):
     a = np.asarray(img.convert("RGB"), np.float32) / 255.0
     a = (a - np.array([0.485, 0.456, 0.406], np.float32)) / np.array([0.229, 0.224, 0.225], np.float32)
