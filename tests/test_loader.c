@@ -115,9 +115,12 @@ static snap take(const ovs_batch *b) {
     size_t im = (size_t)b->B * 3 * b->S * b->S, tl = (size_t)b->B * b->L;
     s.img = malloc(im * 4), s.img2 = malloc(im * 4), s.tok = malloc(tl * 8 * 4), s.keys = malloc((size_t)b->B * 8);
     memcpy(s.img, b->img, im * 4);
-    memcpy(s.img2, b->img2, im * 4);
+    memset(s.img2, 0, im * 4);
+    memset(s.tok, 0, tl * 8 * 4);
+    if (b->img2) memcpy(s.img2, b->img2, im * 4); /* stage 2 only */
     int32_t *t[8] = {b->ids, b->mask, b->q_ids, b->q_mask, b->a_ids, b->a_mask, b->e_ids, b->e_mask};
-    for (int k = 0; k < 8; k++) memcpy(s.tok + k * tl, t[k], tl * 4);
+    for (int k = 0; k < 8; k++)
+        if (t[k]) memcpy(s.tok + k * tl, t[k], tl * 4);
     memcpy(s.keys, b->keys, (size_t)b->B * 8);
     return s;
 }
@@ -200,6 +203,29 @@ TEST(loader_resume_from_cursor_is_bitwise_exact_with_2_threads) {
     }
     for (int i = 0; i < 2 * N; i++) snap_free(&straight[i]);
     for (int i = 0; i < N; i++) snap_free(&first[i]), snap_free(&second[i]);
+}
+
+TEST(loader_full_scale_crop_is_the_image_or_its_mirror) {
+    const char *dir = check_path("mirror");
+    make_shards(dir, 1, 16, 32, -1, 0);
+    ovs_loader_cfg c = base_cfg(dir);
+    c.shuffle = 0, c.shuffle_shards = 0, c.batch = 16, c.partners = 0;
+    snap plain[1], aug[1];
+    c.augment = 0;
+    if (run_batches(&c, NULL, 1, plain, NULL)) return;
+    c.augment = 1, c.scale_min = c.scale_max = 1.0f; /* every try fails: the centre crop is the whole image */
+    if (run_batches(&c, NULL, 1, aug, NULL)) return;
+    int flipped = 0;
+    for (int b = 0; b < 16; b++) {
+        const float *p = plain->img + b * 3 * 32 * 32, *a = aug->img + b * 3 * 32 * 32;
+        int same = !memcmp(p, a, 3 * 32 * 32 * 4), mirror = 1;
+        for (int i = 0; i < 3 * 32 * 32 && mirror; i++) mirror = a[i] == p[(i / 32) * 32 + 31 - i % 32];
+        CHECK_MSG(same || mirror, "sample %d is neither the image nor its mirror", b);
+        flipped += mirror && !same;
+    }
+    CHECK(flipped > 0 && flipped < 16);
+    snap_free(plain);
+    snap_free(aug);
 }
 
 static int collect_epoch_keys(ovs_loader_cfg *c, int64_t *keys, int *n) {
@@ -409,6 +435,7 @@ int main(int argc, char **argv) {
     if (argc == 4 && !strcmp(argv[1], "bench")) return bench(argv[2], argv[3]);
     RUN(loader_batch_holds_tokens_masks_and_normalised_images);
     RUN(loader_resume_from_cursor_is_bitwise_exact_with_2_threads);
+    RUN(loader_full_scale_crop_is_the_image_or_its_mirror);
     RUN(loader_ranks_see_disjoint_equal_halves_of_one_epoch);
     RUN(loader_ranks_get_equal_batches_from_unequal_shards);
     RUN(loader_skips_truncated_shard_missing_caption_and_bad_image);
