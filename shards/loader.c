@@ -293,6 +293,9 @@ static void rrc_params(ovs_rng *r, int W, int H, float smin, float smax, int *x,
  * horizontal flip, ImageNet normalisation, written channel-first into out[3][S][S]. Separable: each
  * output row first blends its two source rows (the crop's columns only, RGB interleaved) into
  * row[], then blends along x. scratch holds 3*w + 3*S floats and 2*S ints. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("vect-cost-model=dynamic"))) /* -O2's "very cheap" model leaves these loops scalar */
+#endif
 static void resample(const ovs_image *im, int x, int y, int w, int h, int flip, int S, float *out, float *scratch) {
     static const float mean[3] = {0.485f, 0.456f, 0.406f}, stdv[3] = {0.229f, 0.224f, 0.225f};
     float a[3], b[3];
