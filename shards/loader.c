@@ -636,29 +636,61 @@ static int check_cfg(const ovs_loader_cfg *c, ovs_err *e) {
     return 0;
 }
 
-/* Parses a cursor and replays the stream up to it. */
-static int resume(ovs_loader *l, const char *cur, ovs_err *e) {
-    int epoch, rank, world, shuffle, batch;
+/* This rank's cursor out of cur: one cursor, or several joined by '|' (gathered from all ranks).
+ * *exact = 0 when none is this rank's: then out gets the first one. */
+static int pick_cursor(const char *cur, int rank, char *out, size_t cap, int *exact) {
+    *exact = 0;
+    out[0] = 0;
+    for (const char *p = cur; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        while (n && *p == ' ') p++, n--;
+        if (n >= cap) return -1;
+        const char *r = strstr(p, " rank=");
+        int k = r && r < p + n ? atoi(r + 6) : -1;
+        if (k == rank || !out[0]) {
+            memcpy(out, p, n);
+            out[n] = 0;
+            if (k == rank) { *exact = 1; return 0; }
+        }
+        if (!bar) break;
+        p = bar + 1;
+    }
+    return out[0] ? 0 : -1;
+}
+
+/* Parses a cursor and replays the stream up to it. With another rank's cursor (same epoch and batch
+ * on every rank), this rank replays batch x batch-size entries: exact unless it had skipped an
+ * undecodable sample before the cut (those are only known by decoding). */
+static int resume(ovs_loader *l, const char *all, ovs_err *e) {
+    char cur[512];
+    int exact, epoch, rank, world, shuffle, batch;
     long long bi, P;
     unsigned long long seed, fp, rs[4];
-    if (sscanf(cur, "ovsloader1 epoch=%d batch=%lld stream=%lld seed=%llu rank=%d world=%d shuffle=%d bs=%d fp=%llx "
+    if (pick_cursor(all, l->cfg.rank, cur, sizeof cur, &exact) ||
+        sscanf(cur, "ovsloader1 epoch=%d batch=%lld stream=%lld seed=%llu rank=%d world=%d shuffle=%d bs=%d fp=%llx "
                     "rng=%llx,%llx,%llx,%llx",
                &epoch, &bi, &P, &seed, &rank, &world, &shuffle, &batch, &fp, &rs[0], &rs[1], &rs[2], &rs[3]) != 13)
-        return ovs_errf(e, OVS_EUSER, "loader: not a loader cursor: '%.80s'", cur);
-    if (seed != l->cfg.seed || rank != l->cfg.rank || world != l->cfg.world || shuffle != l->cfg.shuffle ||
-        batch != l->cfg.batch || fp != l->fp)
-        return ovs_errf(e, OVS_EUSER, "loader: the cursor was taken with other settings or shards (seed/rank/world/"
+        return ovs_errf(e, OVS_EUSER, "loader: not a loader cursor: '%.80s'", all);
+    if (seed != l->cfg.seed || world != l->cfg.world || shuffle != l->cfg.shuffle || batch != l->cfg.batch || fp != l->fp)
+        return ovs_errf(e, OVS_EUSER, "loader: the cursor was taken with other settings or shards (seed/world/"
                                       "shuffle/batch/manifest differ): '%.120s'", cur);
     l->epoch = epoch;
     int rc = begin_epoch(l, e);
     if (rc) return rc;
     if (bi < 0 || bi >= l->bpe || P < 0) return ovs_errf(e, OVS_EUSER, "loader: cursor out of range: '%.120s'", cur);
+    if (!exact) {
+        ovs_warn("loader: rank %d resumes from rank %d's cursor (epoch %d, batch %lld): exact unless it skipped an "
+                 "undecodable sample before; save every rank's cursor (joined by '|') for an exact resume",
+                 l->cfg.rank, rank, epoch, bi);
+        P = bi * l->cfg.batch;
+    }
     l->s.quiet = 1;
     entry en;
     for (long long i = 0; i < P && !rc; i++) rc = stream_pull(l, &l->s, &en, e);
     l->s.quiet = 0;
     if (rc) return rc;
-    if (l->s.rng.s[0] != rs[0] || l->s.rng.s[1] != rs[1] || l->s.rng.s[2] != rs[2] || l->s.rng.s[3] != rs[3])
+    if (exact && (l->s.rng.s[0] != rs[0] || l->s.rng.s[1] != rs[1] || l->s.rng.s[2] != rs[2] || l->s.rng.s[3] != rs[3]))
         return ovs_errf(e, OVS_EUSER, "loader: replaying to the cursor gave another shuffle state: the shards changed");
     l->batch_in_epoch = bi;
     l->consumed_P = P;

@@ -50,9 +50,12 @@ typedef struct ovs_loader_stats {
 
 void ovs_loader_defaults(ovs_loader_cfg *cfg);
 
-/* Opens the loader; cursor (NULL or "" = the start of epoch 0) is a string from ovs_loader_cursor. */
+/* Opens the loader; cursor (NULL or "" = the start of epoch 0) is a string from ovs_loader_cursor,
+ * or the cursors of all ranks joined by '|' (each rank picks its own). Given only another rank's
+ * cursor it resumes at the same epoch and batch, exact unless it had skipped undecodable samples. */
 int ovs_loader_open(ovs_loader **l, const ovs_loader_cfg *cfg, const char *cursor, ovs_err *e);
-/* The next batch (epochs roll over by themselves). *b stays valid until the next call. */
+/* The next batch (epochs roll over by themselves). *b stays valid until the next call. After an
+ * error (OVS_EUSER: no readable sample left) close the loader. */
 int ovs_loader_next(ovs_loader *l, ovs_batch **b, ovs_err *e);
 /* Where the loader stands after the last batch returned (a line of text, < 256 bytes). */
 int ovs_loader_cursor(const ovs_loader *l, char *out, size_t cap);

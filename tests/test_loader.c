@@ -228,6 +228,29 @@ TEST(loader_full_scale_crop_is_the_image_or_its_mirror) {
     snap_free(aug);
 }
 
+TEST(loader_ranks_resume_from_the_gathered_cursors) {
+    const char *dir = check_path("rankcur");
+    make_shards(dir, 4, 10, 24, -1, 0);
+    ovs_loader_cfg c = base_cfg(dir);
+    c.batch = 4, c.partners = 0, c.world = 2, c.size = 24;
+    snap s1[6], a0[3], a1[3], b1[3];
+    char c0[256], c1[256], joined[600];
+    c.rank = 1;
+    if (run_batches(&c, NULL, 6, s1, NULL)) return;
+    c.rank = 0;
+    if (run_batches(&c, NULL, 3, a0, c0)) return;
+    c.rank = 1;
+    if (run_batches(&c, NULL, 3, a1, c1)) return;
+    snprintf(joined, sizeof joined, "%s|%s", c0, c1);
+    if (run_batches(&c, joined, 3, b1, NULL)) return;
+    for (int i = 0; i < 3; i++) CHECK_MSG(snap_eq(&s1[3 + i], &b1[i], 24, 77), "batch %d differs (gathered cursors)", 3 + i);
+    for (int i = 0; i < 3; i++) snap_free(&b1[i]);
+    if (run_batches(&c, c0, 3, b1, NULL)) return; /* only rank 0's cursor: same epoch and batch */
+    for (int i = 0; i < 3; i++) CHECK_MSG(snap_eq(&s1[3 + i], &b1[i], 24, 77), "batch %d differs (rank 0's cursor)", 3 + i);
+    for (int i = 0; i < 3; i++) snap_free(&b1[i]), snap_free(&a0[i]), snap_free(&a1[i]);
+    for (int i = 0; i < 6; i++) snap_free(&s1[i]);
+}
+
 static int collect_epoch_keys(ovs_loader_cfg *c, int64_t *keys, int *n) {
     ovs_loader *l;
     ovs_err e = {0};
@@ -438,6 +461,7 @@ int main(int argc, char **argv) {
     RUN(loader_full_scale_crop_is_the_image_or_its_mirror);
     RUN(loader_ranks_see_disjoint_equal_halves_of_one_epoch);
     RUN(loader_ranks_get_equal_batches_from_unequal_shards);
+    RUN(loader_ranks_resume_from_the_gathered_cursors);
     RUN(loader_skips_truncated_shard_missing_caption_and_bad_image);
     RUN(loader_refuses_a_cursor_of_other_settings);
     return check_done();
