@@ -333,6 +333,24 @@ static void resample(const ovs_image *im, int x, int y, int w, int h, int flip, 
 }
 
 /* Decodes bytes and writes one augmented image (draws from r) into out. */
+/* timm's RandomErasing (mode 'pixel', one box), on the normalised image: with probability p, up to
+ * 10 tries of a box of area 0.02..1/3 of the image and log-uniform aspect 0.3..1/0.3; the first that
+ * fits is filled with standard normal noise per pixel and channel. */
+static void random_erase(ovs_rng *r, float p, int S, float *img) {
+    if (ovs_rng_double(r) >= p) return;
+    double area = (double)S * S, la0 = log(0.3), la1 = log(1 / 0.3);
+    for (int t = 0; t < 10; t++) {
+        double ta = area * (0.02 + (1.0 / 3 - 0.02) * ovs_rng_double(r)), ar = exp(la0 + (la1 - la0) * ovs_rng_double(r));
+        int h = (int)lround(sqrt(ta * ar)), w = (int)lround(sqrt(ta / ar));
+        if (w >= S || h >= S) continue;
+        int top = (int)ovs_rng_below(r, (uint64_t)(S - h + 1)), left = (int)ovs_rng_below(r, (uint64_t)(S - w + 1));
+        for (int c = 0; c < 3; c++)
+            for (int y = top; y < top + h; y++)
+                for (int x = left; x < left + w; x++) img[((size_t)c * S + y) * S + x] = (float)ovs_rng_normal(r);
+        return;
+    }
+}
+
 /* WebP straight into the worker's reused pixel buffer (no allocation per image); other formats
  * through ovs_image_decode. *owned tells whether im.px must be freed. */
 static int decode(worker *w, const ovs_buf *bytes, ovs_image *im, int *owned, ovs_err *e) {
@@ -371,6 +389,7 @@ static int load_image(ovs_loader *l, worker *wk, const ovs_buf *bytes, ovs_rng *
     else resample(&im, x, y, w, h, flip, S, out, scratch);
     free(scratch);
     if (owned) ovs_image_free(&im);
+    if (!rc && l->cfg.augment && l->cfg.erase_prob > 0) random_erase(r, l->cfg.erase_prob, S, out);
     return rc;
 }
 
@@ -629,6 +648,8 @@ static int check_cfg(const ovs_loader_cfg *c, ovs_err *e) {
         c->threads > 256 || c->shuffle < 0)
         return ovs_errf(e, OVS_EUSER, "loader: bad settings (batch %d, size %d, max_len %d, threads %d, shuffle %d)",
                         c->batch, c->size, c->max_len, c->threads, c->shuffle);
+    if (!(c->erase_prob >= 0 && c->erase_prob <= 1))
+        return ovs_errf(e, OVS_EUSER, "loader: erase probability %g not in [0, 1]", c->erase_prob);
     if (!(c->scale_min > 0 && c->scale_min <= c->scale_max && c->scale_max <= 1))
         return ovs_errf(e, OVS_EUSER, "loader: bad scale range (%g, %g): want 0 < min <= max <= 1", c->scale_min, c->scale_max);
     if (c->world < 1 || c->rank < 0 || c->rank >= c->world)

@@ -251,6 +251,34 @@ TEST(loader_ranks_resume_from_the_gathered_cursors) {
     for (int i = 0; i < 6; i++) snap_free(&s1[i]);
 }
 
+TEST(loader_random_erasing_fills_one_box_with_noise) {
+    const char *dir = check_path("erase");
+    make_shards(dir, 1, 16, 32, -1, 0);
+    ovs_loader_cfg c = base_cfg(dir);
+    c.shuffle = 0, c.shuffle_shards = 0, c.batch = 16, c.partners = 0, c.scale_min = c.scale_max = 1.0f;
+    snap plain[1], er[1];
+    if (run_batches(&c, NULL, 1, plain, NULL)) return;
+    c.erase_prob = 1.0f;
+    if (run_batches(&c, NULL, 1, er, NULL)) return;
+    int erased = 0;
+    for (int b = 0; b < 16; b++) {
+        int diff = 0, x0 = 32, x1 = -1, y0 = 32, y1 = -1;
+        for (int y = 0; y < 32; y++)
+            for (int x = 0; x < 32; x++) {
+                size_t i = (size_t)b * 3 * 1024 + y * 32 + x;
+                float a = er->img[i], p = plain->img[i], pm = plain->img[(size_t)b * 3 * 1024 + y * 32 + 31 - x];
+                if (a != p && a != pm) { diff++; x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1, y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1; }
+            }
+        if (!diff) continue;
+        erased++;
+        int box = (x1 - x0 + 1) * (y1 - y0 + 1);
+        CHECK_MSG(box <= 1024 / 3 + 40 && diff == box, "sample %d: %d changed pixels in a %d box", b, diff, box);
+    }
+    CHECK(erased >= 12); /* a box can miss only when all 10 tries do not fit */
+    snap_free(plain);
+    snap_free(er);
+}
+
 static int collect_epoch_keys(ovs_loader_cfg *c, int64_t *keys, int *n) {
     ovs_loader *l;
     ovs_err e = {0};
@@ -459,6 +487,7 @@ int main(int argc, char **argv) {
     RUN(loader_batch_holds_tokens_masks_and_normalised_images);
     RUN(loader_resume_from_cursor_is_bitwise_exact_with_2_threads);
     RUN(loader_full_scale_crop_is_the_image_or_its_mirror);
+    RUN(loader_random_erasing_fills_one_box_with_noise);
     RUN(loader_ranks_see_disjoint_equal_halves_of_one_epoch);
     RUN(loader_ranks_get_equal_batches_from_unequal_shards);
     RUN(loader_ranks_resume_from_the_gathered_cursors);
