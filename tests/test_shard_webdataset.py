@@ -69,6 +69,10 @@ def shard_rerun_resumes_and_other_params_are_refused():
     assert r.returncode == 1 and "different" in r.stderr, r.stderr
     r = subprocess.run([OVSEG, "shard", st["db"], "--subset", "nope", "--out", st["out"]], capture_output=True, text=True)
     assert r.returncode == 1 and "nope" in r.stderr, r.stderr
+    other = os.path.join(st["d"], "elsewhere")
+    r = subprocess.run([OVSEG, "shard", st["db"], "--subset", "cc4m", "--out", other, "--raw-root", "/nonexistent"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "--raw-root" in r.stderr and os.listdir(other) == [], r.stderr[-300:]
 
 
 @test
