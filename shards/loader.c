@@ -619,8 +619,7 @@ void ovs_loader_defaults(ovs_loader_cfg *c) {
 static int alloc_all(ovs_loader *l, ovs_err *e) {
     const int B = l->cfg.batch, S = l->cfg.size, L = l->cfg.max_len;
     size_t im = (size_t)3 * S * S;
-    l->R = B + 4 * (l->cfg.threads > 0 ? l->cfg.threads : 1);
-    if (l->R < 2 * B) l->R = 2 * B;
+    l->R = B + 4 * (l->cfg.threads > 0 ? l->cfg.threads : 1); /* a whole batch ready while the caller computes */
     l->ring = calloc((size_t)l->R, sizeof *l->ring);
     if (!l->ring) return ovs_errf(e, OVS_EINTERNAL, "out of memory");
     for (int i = 0; i < l->R; i++) {
