@@ -21,6 +21,7 @@
 #include <webp/decode.h>
 
 #include "shards/minijson.h"
+#include "shards/randaug.h"
 #include "shards/shardwrite.h"
 #include "shards/tarread.h"
 #include "shards/wordpiece.h"
@@ -99,6 +100,8 @@ typedef struct worker {
     ovs_buf b1, b2;
     uint8_t *px;            /* decoded WebP pixels, reused */
     size_t pxcap;
+    uint8_t *ra;            /* RandAugment image and scratch, reused */
+    size_t racap;
 } worker;
 
 struct ovs_loader {
@@ -293,13 +296,15 @@ static void rrc_params(ovs_rng *r, int W, int H, float smin, float smax, int *x,
  * horizontal flip, ImageNet normalisation, written channel-first into out[3][S][S]. Separable: each
  * output row first blends its two source rows (the crop's columns only, RGB interleaved) into
  * row[], then blends along x. scratch holds 3*w + 3*S floats and 2*S ints. */
+static const float MEAN[3] = {0.485f, 0.456f, 0.406f}, STDV[3] = {0.229f, 0.224f, 0.225f};
+
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("vect-cost-model=dynamic"))) /* -O2's "very cheap" model leaves these loops scalar */
 #endif
-static void resample(const ovs_image *im, int x, int y, int w, int h, int flip, int S, float *out, float *scratch) {
-    static const float mean[3] = {0.485f, 0.456f, 0.406f}, stdv[3] = {0.229f, 0.224f, 0.225f};
-    float a[3], b[3];
-    for (int c = 0; c < 3; c++) a[c] = 1.0f / (255.0f * stdv[c]), b[c] = -mean[c] / stdv[c];
+static void resample(const ovs_image *im, int x, int y, int w, int h, int flip, int S, float *out, float *scratch,
+                     int raw) {
+    float a[3], b[3]; /* out = value * a + b: ImageNet normalisation, or the raw 0..255 value */
+    for (int c = 0; c < 3; c++) a[c] = raw ? 1.0f : 1.0f / (255.0f * STDV[c]), b[c] = raw ? 0.0f : -MEAN[c] / STDV[c];
     float *row = scratch, *xf = scratch + 3 * w;
     int *x0 = (int *)(xf + S), *x1 = x0 + S;
     float sx = (float)w / S, sy = (float)h / S;
@@ -333,6 +338,32 @@ static void resample(const ovs_image *im, int x, int y, int w, int h, int flip, 
 }
 
 /* Decodes bytes and writes one augmented image (draws from r) into out. */
+/* Crop + resize to 8-bit (rounded), RandAugment on it, then normalise into out: timm's order
+ * (RandomResizedCrop, flip, RandAugment, ToTensor, Normalize). */
+static int randaug_image(ovs_loader *l, worker *wk, ovs_rng *r, const ovs_image *im, int x, int y, int w, int h,
+                         int flip, float *out, float *scratch, ovs_err *e) {
+    const int S = l->cfg.size;
+    const size_t n = (size_t)S * S;
+    if (2 * 3 * n > wk->racap) {
+        uint8_t *p = realloc(wk->ra, 2 * 3 * n);
+        if (!p) return ovs_errf(e, OVS_EINTERNAL, "out of memory");
+        wk->ra = p, wk->racap = 2 * 3 * n;
+    }
+    uint8_t *px = wk->ra, *tmp = wk->ra + 3 * n;
+    resample(im, x, y, w, h, flip, S, out, scratch, 1);
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++) {
+            int v = (int)lrintf(out[c * n + i]);
+            px[3 * i + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+    ovs_randaug(r, l->cfg.randaug_layers, l->cfg.randaug_mag, l->cfg.randaug_mstd, px, S, S, tmp);
+    for (int c = 0; c < 3; c++) {
+        float a = 1.0f / (255.0f * STDV[c]), b = -MEAN[c] / STDV[c];
+        for (size_t i = 0; i < n; i++) out[c * n + i] = px[3 * i + c] * a + b;
+    }
+    return 0;
+}
+
 /* timm's RandomErasing (mode 'pixel', one box), on the normalised image: with probability p, up to
  * 10 tries of a box of area 0.02..1/3 of the image and log-uniform aspect 0.3..1/0.3; the first that
  * fits is filled with standard normal noise per pixel and channel. */
@@ -386,7 +417,8 @@ static int load_image(ovs_loader *l, worker *wk, const ovs_buf *bytes, ovs_rng *
     int S = l->cfg.size;
     float *scratch = malloc(((size_t)3 * w + 5 * (size_t)S) * sizeof *scratch);
     if (!scratch) rc = ovs_errf(e, OVS_EINTERNAL, "out of memory");
-    else resample(&im, x, y, w, h, flip, S, out, scratch);
+    else if (l->cfg.augment && l->cfg.randaug_layers > 0) rc = randaug_image(l, wk, r, &im, x, y, w, h, flip, out, scratch, e);
+    else resample(&im, x, y, w, h, flip, S, out, scratch, 0);
     free(scratch);
     if (owned) ovs_image_free(&im);
     if (!rc && l->cfg.augment && l->cfg.erase_prob > 0) random_erase(r, l->cfg.erase_prob, S, out);
@@ -613,6 +645,7 @@ void ovs_loader_defaults(ovs_loader_cfg *c) {
     memset(c, 0, sizeof *c);
     c->batch = 32, c->size = 224, c->max_len = OVS_WP_MAX_LEN, c->threads = 2, c->shuffle = 1000;
     c->shuffle_shards = 1, c->augment = 1, c->scale_min = 0.08f, c->scale_max = 1.0f, c->drop_last = 1;
+    c->randaug_mag = 9.0f, c->randaug_mstd = 0.5f;
     c->world = 1;
 }
 
@@ -647,6 +680,10 @@ static int check_cfg(const ovs_loader_cfg *c, ovs_err *e) {
         c->threads > 256 || c->shuffle < 0)
         return ovs_errf(e, OVS_EUSER, "loader: bad settings (batch %d, size %d, max_len %d, threads %d, shuffle %d)",
                         c->batch, c->size, c->max_len, c->threads, c->shuffle);
+    if (c->randaug_layers < 0 || c->randaug_layers > 16 || !(c->randaug_mag >= 0 && c->randaug_mag <= 10) ||
+        !(c->randaug_mstd >= 0))
+        return ovs_errf(e, OVS_EUSER, "loader: bad RandAugment settings (layers %d, magnitude %g, std %g)",
+                        c->randaug_layers, c->randaug_mag, c->randaug_mstd);
     if (!(c->erase_prob >= 0 && c->erase_prob <= 1))
         return ovs_errf(e, OVS_EUSER, "loader: erase probability %g not in [0, 1]", c->erase_prob);
     if (!(c->scale_min > 0 && c->scale_min <= c->scale_max && c->scale_max <= 1))
@@ -816,6 +853,7 @@ static void worker_free(worker *w) {
     ovs_buf_free(&w->b1);
     ovs_buf_free(&w->b2);
     free(w->px);
+    free(w->ra);
 }
 
 void ovs_loader_close(ovs_loader *l) {

@@ -35,6 +35,8 @@ typedef struct ovs_loader_cfg {
     int augment;            /* 1 (default): RandomResizedCrop + flip; 0: whole image resized to SxS */
     float scale_min, scale_max; /* RandomResizedCrop area scale (default 0.08, 1.0; stage 2: 0.4, 1.0) */
     float erase_prob;       /* timm RandomErasing probability, 'pixel' mode, one box (default 0; stage 1: 0.25) */
+    int randaug_layers;     /* RandAugment ops per image (default 0 = off; stage 1: 2, "rand-m9-mstd0.5-inc1") */
+    float randaug_mag, randaug_mstd; /* its magnitude and magnitude std (default 9, 0.5) */
     int partners;           /* 1: fill img2/e_ids/e_mask (stage 2); 0 (default): leave them NULL */
     int mask_per_piece;     /* 0 (default, OVSegmentor): one [MASK] per word; 1: one per word piece */
     int drop_last;          /* 1 (default): every batch full; 0: the epoch's last batch may be smaller */

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "shards/loader.h"
+#include "shards/randaug.h"
 #include "shards/shardwrite.h"
 #include "shards/tarread.h"
 #include "util/progress.h"
@@ -480,7 +481,23 @@ static int bench(const char *dir, const char *vocab) {
     return 0;
 }
 
+/* raop OP ARG W H IN OUT: one RandAugment op on raw RGB bytes (for test_loader_randaug.py). */
+static int raop(int op, double arg, int w, int h, const char *in, const char *out) {
+    size_t n = (size_t)w * h * 3;
+    uint8_t *img = malloc(n), *tmp = malloc(n);
+    FILE *f = fopen(in, "rb");
+    if (!f || fread(img, 1, n, f) != n) return 2;
+    fclose(f);
+    ovs_ra_op(op, arg, img, w, h, tmp);
+    f = fopen(out, "wb");
+    fwrite(img, 1, n, f);
+    fclose(f);
+    free(img), free(tmp);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 8 && !strcmp(argv[1], "raop")) return raop(atoi(argv[2]), atof(argv[3]), atoi(argv[4]), atoi(argv[5]), argv[6], argv[7]);
     if (argc == 6 && !strcmp(argv[1], "dump")) return dump(argv[2], argv[3], atoi(argv[4]), argv[5]);
     if (argc == 5 && !strcmp(argv[1], "mkshards")) { make_shards(argv[2], atoi(argv[3]), atoi(argv[4]), 256, -1, 0); return check_done(); }
     if (argc == 4 && !strcmp(argv[1], "bench")) return bench(argv[2], argv[3]);
