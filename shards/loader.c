@@ -353,8 +353,8 @@ static int randaug_image(ovs_loader *l, worker *wk, ovs_rng *r, const ovs_image 
     resample(im, x, y, w, h, flip, S, out, scratch, 1);
     for (size_t i = 0; i < n; i++)
         for (int c = 0; c < 3; c++) {
-            int v = (int)lrintf(out[c * n + i]);
-            px[3 * i + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            int v = (int)(out[c * n + i] + 0.5f); /* bilinear of 0..255 values: never negative */
+            px[3 * i + c] = (uint8_t)(v > 255 ? 255 : v);
         }
     ovs_randaug(r, l->cfg.randaug_layers, l->cfg.randaug_mag, l->cfg.randaug_mstd, px, S, S, tmp);
     for (int c = 0; c < 3; c++) {
@@ -375,9 +375,19 @@ static void random_erase(ovs_rng *r, float p, int S, float *img) {
         int h = (int)lround(sqrt(ta * ar)), w = (int)lround(sqrt(ta / ar));
         if (w >= S || h >= S) continue;
         int top = (int)ovs_rng_below(r, (uint64_t)(S - h + 1)), left = (int)ovs_rng_below(r, (uint64_t)(S - w + 1));
+        float spare = 0;
+        int have = 0;
         for (int c = 0; c < 3; c++)
             for (int y = top; y < top + h; y++)
-                for (int x = left; x < left + w; x++) img[((size_t)c * S + y) * S + x] = (float)ovs_rng_normal(r);
+                for (int x = left; x < left + w; x++) {
+                    if (!have) { /* Box-Muller, both outputs used */
+                        float u1 = 1.0f - ovs_rng_float(r), u2 = ovs_rng_float(r), m = sqrtf(-2.0f * logf(u1));
+                        img[((size_t)c * S + y) * S + x] = m * cosf(6.2831853f * u2);
+                        spare = m * sinf(6.2831853f * u2), have = 1;
+                    } else {
+                        img[((size_t)c * S + y) * S + x] = spare, have = 0;
+                    }
+                }
         return;
     }
 }

@@ -280,6 +280,27 @@ TEST(loader_random_erasing_fills_one_box_with_noise) {
     snap_free(er);
 }
 
+TEST(loader_randaugment_is_deterministic_and_changes_images) {
+    const char *dir = check_path("randaug");
+    make_shards(dir, 2, 12, 32, -1, 0);
+    ovs_loader_cfg c = base_cfg(dir);
+    c.batch = 12, c.partners = 1, c.erase_prob = 0.25f;
+    snap plain[2], t0[2], t2[2];
+    if (run_batches(&c, NULL, 2, plain, NULL)) return;
+    c.randaug_layers = 2;
+    c.threads = 0;
+    if (run_batches(&c, NULL, 2, t0, NULL)) return;
+    c.threads = 2;
+    if (run_batches(&c, NULL, 2, t2, NULL)) return;
+    int changed = 0;
+    for (int i = 0; i < 2; i++) {
+        CHECK_MSG(snap_eq(&t0[i], &t2[i], 32, 77), "batch %d differs between 0 and 2 threads", i);
+        for (int b = 0; b < 12; b++) changed += memcmp(plain[i].img + b * 3 * 1024, t0[i].img + b * 3 * 1024, 3 * 1024 * 4) != 0;
+        snap_free(&plain[i]), snap_free(&t0[i]), snap_free(&t2[i]);
+    }
+    CHECK_MSG(changed >= 6, "only %d of 24 images changed by RandAugment", changed);
+}
+
 static int collect_epoch_keys(ovs_loader_cfg *c, int64_t *keys, int *n) {
     ovs_loader *l;
     ovs_err e = {0};
@@ -474,6 +495,24 @@ static int bench(const char *dir, const char *vocab) {
         printf("| loader: 256 px WebP -> 224 RandomResizedCrop+flip+normalise, tokens | %d | %.0f | %.0f |\n", th, rate, rate_cpu);
         ovs_loader_close(l);
     }
+    {
+        ovs_loader_cfg c;
+        ovs_loader_defaults(&c);
+        c.shards = dir, c.vocab = vocab, c.batch = 64, c.threads = 2, c.randaug_layers = 2, c.erase_prob = 0.25f;
+        ovs_loader *l;
+        if (ovs_loader_open(&l, &c, NULL, &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
+        int64_t nb = ovs_loader_batches_per_epoch(l), imgs = 0;
+        ovs_batch *b;
+        ovs_loader_next(l, &b, &e);
+        t0 = ovs_now(), c0 = cpu_now();
+        for (int64_t i = 1; i < nb; i++) {
+            if (ovs_loader_next(l, &b, &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
+            imgs += b->B;
+        }
+        printf("| loader, OVSegmentor stage 1 recipe (+ RandAugment m9 x2, RandomErasing 0.25) | 2 | %.0f | %.0f |\n",
+               imgs / (ovs_now() - t0), imgs / (cpu_now() - c0));
+        ovs_loader_close(l);
+    }
     printf("\n%d images (%.1f KB average) of %s. images per CPU-second = per core: it counts the CPU time\n"
            "of all threads (decode threads and the caller's, which assembles batches), so it holds on a busy\n"
            "machine where wall-clock rates do not.\n", n, all.len / 1024.0 / n, dir);
@@ -505,6 +544,7 @@ int main(int argc, char **argv) {
     RUN(loader_resume_from_cursor_is_bitwise_exact_with_2_threads);
     RUN(loader_full_scale_crop_is_the_image_or_its_mirror);
     RUN(loader_random_erasing_fills_one_box_with_noise);
+    RUN(loader_randaugment_is_deterministic_and_changes_images);
     RUN(loader_ranks_see_disjoint_equal_halves_of_one_epoch);
     RUN(loader_ranks_get_equal_batches_from_unequal_shards);
     RUN(loader_ranks_resume_from_the_gathered_cursors);
