@@ -268,7 +268,13 @@ static int run(shard_job *j, const char *subset, int64_t shard_size, uint64_t se
         for (int64_t i = lo; i < hi && !rc; i++) {
             ovs_err se = {0};
             int src = write_sample(j, w, ids[i], &se);
-            if (src == OVS_EUSER) { ovs_warn("shard: sample %" PRId64 " skipped: %s", ids[i], se.msg); skipped++; }
+            if (src == OVS_EUSER) {
+                ovs_warn("shard: sample %" PRId64 " skipped: %s", ids[i], se.msg);
+                if (++skipped >= 100 && !man.samples && !nk) { /* nothing readable: a wrong --raw-root? */
+                    rc = ovs_errf(e, OVS_EUSER, "the first %" PRId64 " samples could not be read (check --raw-root, now "
+                                                "%s); last: %s", skipped, j->raw_root, se.msg);
+                }
+            }
             else if (src) { rc = src; *e = se; }
             else kept[nk++] = ids[i];
             ovs_progress_update(&pr, i + 1, NULL);
@@ -276,6 +282,7 @@ static int run(shard_job *j, const char *subset, int64_t shard_size, uint64_t se
         char stats[200];
         snprintf(stats, sizeof stats, "{%s,\"shard\":%d}", fp, s);
         if (rc) { ovs_tarw_abort(w); break; }
+        if (!nk) { ovs_tarw_abort(w); continue; } /* every sample skipped: no empty shard */
         if ((rc = ovs_tarw_commit(w, &ms->bytes, ms->sha256, e))) break;
         ms->samples = nk;
         rc = record_shard(j, path, kept, nk, ms->bytes, ms->sha256, stats, e);
@@ -285,6 +292,8 @@ static int run(shard_job *j, const char *subset, int64_t shard_size, uint64_t se
     }
     ovs_progress_end(&pr);
     if (!rc && (!man.shards || !kept)) rc = ovs_errf(e, OVS_EINTERNAL, "out of memory");
+    if (!rc && !man.samples)
+        rc = ovs_errf(e, OVS_EUSER, "no sample of subset '%s' could be read (check --raw-root, now %s)", subset, j->raw_root);
     if (!rc) rc = ovs_manifest_write(j->out, &man, e);
     if (!rc) {
         ovs_info("shard: %" PRId64 " samples in %d shards (%" PRId64 " written, %" PRId64 " already done), %" PRId64

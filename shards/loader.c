@@ -21,6 +21,7 @@
 #include <webp/decode.h>
 
 #include "shards/minijson.h"
+#include "shards/randaug.h"
 #include "shards/shardwrite.h"
 #include "shards/tarread.h"
 #include "shards/wordpiece.h"
@@ -99,6 +100,8 @@ typedef struct worker {
     ovs_buf b1, b2;
     uint8_t *px;            /* decoded WebP pixels, reused */
     size_t pxcap;
+    uint8_t *ra;            /* RandAugment image and scratch, reused */
+    size_t racap;
 } worker;
 
 struct ovs_loader {
@@ -293,10 +296,15 @@ static void rrc_params(ovs_rng *r, int W, int H, float smin, float smax, int *x,
  * horizontal flip, ImageNet normalisation, written channel-first into out[3][S][S]. Separable: each
  * output row first blends its two source rows (the crop's columns only, RGB interleaved) into
  * row[], then blends along x. scratch holds 3*w + 3*S floats and 2*S ints. */
-static void resample(const ovs_image *im, int x, int y, int w, int h, int flip, int S, float *out, float *scratch) {
-    static const float mean[3] = {0.485f, 0.456f, 0.406f}, stdv[3] = {0.229f, 0.224f, 0.225f};
-    float a[3], b[3];
-    for (int c = 0; c < 3; c++) a[c] = 1.0f / (255.0f * stdv[c]), b[c] = -mean[c] / stdv[c];
+static const float MEAN[3] = {0.485f, 0.456f, 0.406f}, STDV[3] = {0.229f, 0.224f, 0.225f};
+
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("vect-cost-model=dynamic"))) /* -O2's "very cheap" model leaves these loops scalar */
+#endif
+static void resample(const ovs_image *im, int x, int y, int w, int h, int flip, int S, float *out, float *scratch,
+                     int raw) {
+    float a[3], b[3]; /* out = value * a + b: ImageNet normalisation, or the raw 0..255 value */
+    for (int c = 0; c < 3; c++) a[c] = raw ? 1.0f : 1.0f / (255.0f * STDV[c]), b[c] = raw ? 0.0f : -MEAN[c] / STDV[c];
     float *row = scratch, *xf = scratch + 3 * w;
     int *x0 = (int *)(xf + S), *x1 = x0 + S;
     float sx = (float)w / S, sy = (float)h / S;
@@ -330,6 +338,60 @@ static void resample(const ovs_image *im, int x, int y, int w, int h, int flip, 
 }
 
 /* Decodes bytes and writes one augmented image (draws from r) into out. */
+/* Crop + resize to 8-bit (rounded), RandAugment on it, then normalise into out: timm's order
+ * (RandomResizedCrop, flip, RandAugment, ToTensor, Normalize). */
+static int randaug_image(ovs_loader *l, worker *wk, ovs_rng *r, const ovs_image *im, int x, int y, int w, int h,
+                         int flip, float *out, float *scratch, ovs_err *e) {
+    const int S = l->cfg.size;
+    const size_t n = (size_t)S * S;
+    if (2 * 3 * n > wk->racap) {
+        uint8_t *p = realloc(wk->ra, 2 * 3 * n);
+        if (!p) return ovs_errf(e, OVS_EINTERNAL, "out of memory");
+        wk->ra = p, wk->racap = 2 * 3 * n;
+    }
+    uint8_t *px = wk->ra, *tmp = wk->ra + 3 * n;
+    resample(im, x, y, w, h, flip, S, out, scratch, 1);
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++) {
+            int v = (int)(out[c * n + i] + 0.5f); /* bilinear of 0..255 values: never negative */
+            px[3 * i + c] = (uint8_t)(v > 255 ? 255 : v);
+        }
+    ovs_randaug(r, l->cfg.randaug_layers, l->cfg.randaug_mag, l->cfg.randaug_mstd, px, S, S, tmp);
+    for (int c = 0; c < 3; c++) {
+        float a = 1.0f / (255.0f * STDV[c]), b = -MEAN[c] / STDV[c];
+        for (size_t i = 0; i < n; i++) out[c * n + i] = px[3 * i + c] * a + b;
+    }
+    return 0;
+}
+
+/* timm's RandomErasing (mode 'pixel', one box), on the normalised image: with probability p, up to
+ * 10 tries of a box of area 0.02..1/3 of the image and log-uniform aspect 0.3..1/0.3; the first that
+ * fits is filled with standard normal noise per pixel and channel. */
+static void random_erase(ovs_rng *r, float p, int S, float *img) {
+    if (ovs_rng_double(r) >= p) return;
+    double area = (double)S * S, la0 = log(0.3), la1 = log(1 / 0.3);
+    for (int t = 0; t < 10; t++) {
+        double ta = area * (0.02 + (1.0 / 3 - 0.02) * ovs_rng_double(r)), ar = exp(la0 + (la1 - la0) * ovs_rng_double(r));
+        int h = (int)lround(sqrt(ta * ar)), w = (int)lround(sqrt(ta / ar));
+        if (w >= S || h >= S) continue;
+        int top = (int)ovs_rng_below(r, (uint64_t)(S - h + 1)), left = (int)ovs_rng_below(r, (uint64_t)(S - w + 1));
+        float spare = 0;
+        int have = 0;
+        for (int c = 0; c < 3; c++)
+            for (int y = top; y < top + h; y++)
+                for (int x = left; x < left + w; x++) {
+                    if (!have) { /* Box-Muller, both outputs used */
+                        float u1 = 1.0f - ovs_rng_float(r), u2 = ovs_rng_float(r), m = sqrtf(-2.0f * logf(u1));
+                        img[((size_t)c * S + y) * S + x] = m * cosf(6.2831853f * u2);
+                        spare = m * sinf(6.2831853f * u2), have = 1;
+                    } else {
+                        img[((size_t)c * S + y) * S + x] = spare, have = 0;
+                    }
+                }
+        return;
+    }
+}
+
 /* WebP straight into the worker's reused pixel buffer (no allocation per image); other formats
  * through ovs_image_decode. *owned tells whether im.px must be freed. */
 static int decode(worker *w, const ovs_buf *bytes, ovs_image *im, int *owned, ovs_err *e) {
@@ -365,9 +427,11 @@ static int load_image(ovs_loader *l, worker *wk, const ovs_buf *bytes, ovs_rng *
     int S = l->cfg.size;
     float *scratch = malloc(((size_t)3 * w + 5 * (size_t)S) * sizeof *scratch);
     if (!scratch) rc = ovs_errf(e, OVS_EINTERNAL, "out of memory");
-    else resample(&im, x, y, w, h, flip, S, out, scratch);
+    else if (l->cfg.augment && l->cfg.randaug_layers > 0) rc = randaug_image(l, wk, r, &im, x, y, w, h, flip, out, scratch, e);
+    else resample(&im, x, y, w, h, flip, S, out, scratch, 0);
     free(scratch);
     if (owned) ovs_image_free(&im);
+    if (!rc && l->cfg.augment && l->cfg.erase_prob > 0) random_erase(r, l->cfg.erase_prob, S, out);
     return rc;
 }
 
@@ -591,14 +655,14 @@ void ovs_loader_defaults(ovs_loader_cfg *c) {
     memset(c, 0, sizeof *c);
     c->batch = 32, c->size = 224, c->max_len = OVS_WP_MAX_LEN, c->threads = 2, c->shuffle = 1000;
     c->shuffle_shards = 1, c->augment = 1, c->scale_min = 0.08f, c->scale_max = 1.0f, c->drop_last = 1;
+    c->randaug_mag = 9.0f, c->randaug_mstd = 0.5f;
     c->world = 1;
 }
 
 static int alloc_all(ovs_loader *l, ovs_err *e) {
     const int B = l->cfg.batch, S = l->cfg.size, L = l->cfg.max_len;
     size_t im = (size_t)3 * S * S;
-    l->R = B + 4 * (l->cfg.threads > 0 ? l->cfg.threads : 1);
-    if (l->R < 2 * B) l->R = 2 * B;
+    l->R = B + 4 * (l->cfg.threads > 0 ? l->cfg.threads : 1); /* a whole batch ready while the caller computes */
     l->ring = calloc((size_t)l->R, sizeof *l->ring);
     if (!l->ring) return ovs_errf(e, OVS_EINTERNAL, "out of memory");
     for (int i = 0; i < l->R; i++) {
@@ -626,6 +690,12 @@ static int check_cfg(const ovs_loader_cfg *c, ovs_err *e) {
         c->threads > 256 || c->shuffle < 0)
         return ovs_errf(e, OVS_EUSER, "loader: bad settings (batch %d, size %d, max_len %d, threads %d, shuffle %d)",
                         c->batch, c->size, c->max_len, c->threads, c->shuffle);
+    if (c->randaug_layers < 0 || c->randaug_layers > 16 || !(c->randaug_mag >= 0 && c->randaug_mag <= 10) ||
+        !(c->randaug_mstd >= 0))
+        return ovs_errf(e, OVS_EUSER, "loader: bad RandAugment settings (layers %d, magnitude %g, std %g)",
+                        c->randaug_layers, c->randaug_mag, c->randaug_mstd);
+    if (!(c->erase_prob >= 0 && c->erase_prob <= 1))
+        return ovs_errf(e, OVS_EUSER, "loader: erase probability %g not in [0, 1]", c->erase_prob);
     if (!(c->scale_min > 0 && c->scale_min <= c->scale_max && c->scale_max <= 1))
         return ovs_errf(e, OVS_EUSER, "loader: bad scale range (%g, %g): want 0 < min <= max <= 1", c->scale_min, c->scale_max);
     if (c->world < 1 || c->rank < 0 || c->rank >= c->world)
@@ -633,29 +703,61 @@ static int check_cfg(const ovs_loader_cfg *c, ovs_err *e) {
     return 0;
 }
 
-/* Parses a cursor and replays the stream up to it. */
-static int resume(ovs_loader *l, const char *cur, ovs_err *e) {
-    int epoch, rank, world, shuffle, batch;
+/* This rank's cursor out of cur: one cursor, or several joined by '|' (gathered from all ranks).
+ * *exact = 0 when none is this rank's: then out gets the first one. */
+static int pick_cursor(const char *cur, int rank, char *out, size_t cap, int *exact) {
+    *exact = 0;
+    out[0] = 0;
+    for (const char *p = cur; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        while (n && *p == ' ') p++, n--;
+        if (n >= cap) return -1;
+        const char *r = strstr(p, " rank=");
+        int k = r && r < p + n ? atoi(r + 6) : -1;
+        if (k == rank || !out[0]) {
+            memcpy(out, p, n);
+            out[n] = 0;
+            if (k == rank) { *exact = 1; return 0; }
+        }
+        if (!bar) break;
+        p = bar + 1;
+    }
+    return out[0] ? 0 : -1;
+}
+
+/* Parses a cursor and replays the stream up to it. With another rank's cursor (same epoch and batch
+ * on every rank), this rank replays batch x batch-size entries: exact unless it had skipped an
+ * undecodable sample before the cut (those are only known by decoding). */
+static int resume(ovs_loader *l, const char *all, ovs_err *e) {
+    char cur[512];
+    int exact, epoch, rank, world, shuffle, batch;
     long long bi, P;
     unsigned long long seed, fp, rs[4];
-    if (sscanf(cur, "ovsloader1 epoch=%d batch=%lld stream=%lld seed=%llu rank=%d world=%d shuffle=%d bs=%d fp=%llx "
+    if (pick_cursor(all, l->cfg.rank, cur, sizeof cur, &exact) ||
+        sscanf(cur, "ovsloader1 epoch=%d batch=%lld stream=%lld seed=%llu rank=%d world=%d shuffle=%d bs=%d fp=%llx "
                     "rng=%llx,%llx,%llx,%llx",
                &epoch, &bi, &P, &seed, &rank, &world, &shuffle, &batch, &fp, &rs[0], &rs[1], &rs[2], &rs[3]) != 13)
-        return ovs_errf(e, OVS_EUSER, "loader: not a loader cursor: '%.80s'", cur);
-    if (seed != l->cfg.seed || rank != l->cfg.rank || world != l->cfg.world || shuffle != l->cfg.shuffle ||
-        batch != l->cfg.batch || fp != l->fp)
-        return ovs_errf(e, OVS_EUSER, "loader: the cursor was taken with other settings or shards (seed/rank/world/"
+        return ovs_errf(e, OVS_EUSER, "loader: not a loader cursor: '%.80s'", all);
+    if (seed != l->cfg.seed || world != l->cfg.world || shuffle != l->cfg.shuffle || batch != l->cfg.batch || fp != l->fp)
+        return ovs_errf(e, OVS_EUSER, "loader: the cursor was taken with other settings or shards (seed/world/"
                                       "shuffle/batch/manifest differ): '%.120s'", cur);
     l->epoch = epoch;
     int rc = begin_epoch(l, e);
     if (rc) return rc;
     if (bi < 0 || bi >= l->bpe || P < 0) return ovs_errf(e, OVS_EUSER, "loader: cursor out of range: '%.120s'", cur);
+    if (!exact) {
+        ovs_warn("loader: rank %d resumes from rank %d's cursor (epoch %d, batch %lld): exact unless it skipped an "
+                 "undecodable sample before; save every rank's cursor (joined by '|') for an exact resume",
+                 l->cfg.rank, rank, epoch, bi);
+        P = bi * l->cfg.batch;
+    }
     l->s.quiet = 1;
     entry en;
     for (long long i = 0; i < P && !rc; i++) rc = stream_pull(l, &l->s, &en, e);
     l->s.quiet = 0;
     if (rc) return rc;
-    if (l->s.rng.s[0] != rs[0] || l->s.rng.s[1] != rs[1] || l->s.rng.s[2] != rs[2] || l->s.rng.s[3] != rs[3])
+    if (exact && (l->s.rng.s[0] != rs[0] || l->s.rng.s[1] != rs[1] || l->s.rng.s[2] != rs[2] || l->s.rng.s[3] != rs[3]))
         return ovs_errf(e, OVS_EUSER, "loader: replaying to the cursor gave another shuffle state: the shards changed");
     l->batch_in_epoch = bi;
     l->consumed_P = P;
@@ -761,6 +863,7 @@ static void worker_free(worker *w) {
     ovs_buf_free(&w->b1);
     ovs_buf_free(&w->b2);
     free(w->px);
+    free(w->ra);
 }
 
 void ovs_loader_close(ovs_loader *l) {

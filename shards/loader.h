@@ -34,6 +34,9 @@ typedef struct ovs_loader_cfg {
     int shuffle_shards;     /* 1 (default): seeded shard order per epoch; 0: manifest order */
     int augment;            /* 1 (default): RandomResizedCrop + flip; 0: whole image resized to SxS */
     float scale_min, scale_max; /* RandomResizedCrop area scale (default 0.08, 1.0; stage 2: 0.4, 1.0) */
+    float erase_prob;       /* timm RandomErasing probability, 'pixel' mode, one box (default 0; stage 1: 0.25) */
+    int randaug_layers;     /* RandAugment ops per image (default 0 = off; stage 1: 2, "rand-m9-mstd0.5-inc1") */
+    float randaug_mag, randaug_mstd; /* its magnitude and magnitude std (default 9, 0.5) */
     int partners;           /* 1: fill img2/e_ids/e_mask (stage 2); 0 (default): leave them NULL */
     int mask_per_piece;     /* 0 (default, OVSegmentor): one [MASK] per word; 1: one per word piece */
     int drop_last;          /* 1 (default): every batch full; 0: the epoch's last batch may be smaller */
@@ -50,9 +53,12 @@ typedef struct ovs_loader_stats {
 
 void ovs_loader_defaults(ovs_loader_cfg *cfg);
 
-/* Opens the loader; cursor (NULL or "" = the start of epoch 0) is a string from ovs_loader_cursor. */
+/* Opens the loader; cursor (NULL or "" = the start of epoch 0) is a string from ovs_loader_cursor,
+ * or the cursors of all ranks joined by '|' (each rank picks its own). Given only another rank's
+ * cursor it resumes at the same epoch and batch, exact unless it had skipped undecodable samples. */
 int ovs_loader_open(ovs_loader **l, const ovs_loader_cfg *cfg, const char *cursor, ovs_err *e);
-/* The next batch (epochs roll over by themselves). *b stays valid until the next call. */
+/* The next batch (epochs roll over by themselves). *b stays valid until the next call. After an
+ * error (OVS_EUSER: no readable sample left) close the loader. */
 int ovs_loader_next(ovs_loader *l, ovs_batch **b, ovs_err *e);
 /* Where the loader stands after the last batch returned (a line of text, < 256 bytes). */
 int ovs_loader_cursor(const ovs_loader *l, char *out, size_t cap);

@@ -280,9 +280,8 @@ static int piece_word(const ovs_wordpiece *wp, const nchar *w, int n, ovs_wp_tok
     return 0;
 }
 
-/* Normalises, pre-tokenises and pieces the raw segment text[a,b) (no special tokens in it). */
-static int tokenize_segment(const ovs_wordpiece *wp, const char *text, int a, int b, int *word, nbuf *nb,
-                            ovs_wp_toks *out) {
+/* Normalises text[a,b) into nb; *word counts whitespace-separated words of the input. */
+static int normalise(const char *text, int a, int b, int *word, nbuf *nb) {
     nb->n = 0;
     const unsigned char *s = (const unsigned char *)text;
     int in_ws = 0;
@@ -295,17 +294,47 @@ static int tokenize_segment(const ovs_wordpiece *wp, const char *text, int a, in
         if (normalise_char(nb, cp, i, i + len, *word)) return -1;
         i += len;
     }
-    /* pre-tokenise: runs of non-space, non-punctuation characters; each punctuation char alone */
+    return 0;
+}
+
+/* Pre-tokenising: the end of the word starting at nb->c[i] (runs of non-space, non-punctuation
+ * characters; each punctuation character alone). */
+static int word_end(const nbuf *nb, int i) {
+    int j = i + 1;
+    if (!is_punct(nb->c[i].cp))
+        while (j < nb->n && !is_ws(nb->c[j].cp) && !is_punct(nb->c[j].cp)) j++;
+    return j;
+}
+
+/* Normalises, pre-tokenises and pieces the raw segment text[a,b) (no special tokens in it). */
+static int tokenize_segment(const ovs_wordpiece *wp, const char *text, int a, int b, int *word, nbuf *nb,
+                            ovs_wp_toks *out) {
+    if (normalise(text, a, b, word, nb)) return -1;
     for (int i = 0; i < nb->n;) {
-        uint32_t c = nb->c[i].cp;
-        if (is_ws(c)) { i++; continue; }
-        int j = i + 1;
-        if (!is_punct(c))
-            while (j < nb->n && !is_ws(nb->c[j].cp) && !is_punct(nb->c[j].cp)) j++;
+        if (is_ws(nb->c[i].cp)) { i++; continue; }
+        int j = word_end(nb, i);
         if (piece_word(wp, nb->c + i, j - i, out)) return -1;
         i = j;
     }
     return 0;
+}
+
+int ovs_wp_basic_words(const char *text, size_t n, int (*fn)(void *ctx, const char *word, size_t len), void *ctx) {
+    nbuf nb = {0};
+    int word = 0, rc = normalise(text, 0, (int)n, &word, &nb) ? OVS_EINTERNAL : 0;
+    char buf[OVS_WP_MAX_WORD_CHARS * 4 + 4];
+    for (int i = 0; !rc && i < nb.n;) {
+        if (is_ws(nb.c[i].cp)) { i++; continue; }
+        int j = word_end(&nb, i);
+        if (j - i <= OVS_WP_MAX_WORD_CHARS) {
+            size_t len = 0;
+            for (int k = i; k < j; k++) len += (size_t)utf8_put(nb.c[k].cp, buf + len);
+            rc = fn(ctx, buf, len);
+        }
+        i = j;
+    }
+    free(nb.c);
+    return rc;
 }
 
 /* Length of the special token starting at text[i] (0 if none); *id gets its id. */

@@ -67,4 +67,8 @@ int ovs_wp_mask_spans(const ovs_wordpiece *wp, const ovs_wp_toks *caption, const
 
 void ovs_wp_toks_free(ovs_wp_toks *t);
 
+/* BERT's basic tokenisation alone (no vocabulary): calls fn with each normalised word (UTF-8, not
+ * NUL-terminated; words over 100 characters are left out). Stops at fn's first non-zero return. */
+int ovs_wp_basic_words(const char *text, size_t n, int (*fn)(void *ctx, const char *word, size_t len), void *ctx);
+
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "shards/loader.h"
+#include "shards/randaug.h"
 #include "shards/shardwrite.h"
 #include "shards/tarread.h"
 #include "util/progress.h"
@@ -115,9 +116,12 @@ static snap take(const ovs_batch *b) {
     size_t im = (size_t)b->B * 3 * b->S * b->S, tl = (size_t)b->B * b->L;
     s.img = malloc(im * 4), s.img2 = malloc(im * 4), s.tok = malloc(tl * 8 * 4), s.keys = malloc((size_t)b->B * 8);
     memcpy(s.img, b->img, im * 4);
-    memcpy(s.img2, b->img2, im * 4);
+    memset(s.img2, 0, im * 4);
+    memset(s.tok, 0, tl * 8 * 4);
+    if (b->img2) memcpy(s.img2, b->img2, im * 4); /* stage 2 only */
     int32_t *t[8] = {b->ids, b->mask, b->q_ids, b->q_mask, b->a_ids, b->a_mask, b->e_ids, b->e_mask};
-    for (int k = 0; k < 8; k++) memcpy(s.tok + k * tl, t[k], tl * 4);
+    for (int k = 0; k < 8; k++)
+        if (t[k]) memcpy(s.tok + k * tl, t[k], tl * 4);
     memcpy(s.keys, b->keys, (size_t)b->B * 8);
     return s;
 }
@@ -200,6 +204,101 @@ TEST(loader_resume_from_cursor_is_bitwise_exact_with_2_threads) {
     }
     for (int i = 0; i < 2 * N; i++) snap_free(&straight[i]);
     for (int i = 0; i < N; i++) snap_free(&first[i]), snap_free(&second[i]);
+}
+
+TEST(loader_full_scale_crop_is_the_image_or_its_mirror) {
+    const char *dir = check_path("mirror");
+    make_shards(dir, 1, 16, 32, -1, 0);
+    ovs_loader_cfg c = base_cfg(dir);
+    c.shuffle = 0, c.shuffle_shards = 0, c.batch = 16, c.partners = 0;
+    snap plain[1], aug[1];
+    c.augment = 0;
+    if (run_batches(&c, NULL, 1, plain, NULL)) return;
+    c.augment = 1, c.scale_min = c.scale_max = 1.0f; /* every try fails: the centre crop is the whole image */
+    if (run_batches(&c, NULL, 1, aug, NULL)) return;
+    int flipped = 0;
+    for (int b = 0; b < 16; b++) {
+        const float *p = plain->img + b * 3 * 32 * 32, *a = aug->img + b * 3 * 32 * 32;
+        int same = !memcmp(p, a, 3 * 32 * 32 * 4), mirror = 1;
+        for (int i = 0; i < 3 * 32 * 32 && mirror; i++) mirror = a[i] == p[(i / 32) * 32 + 31 - i % 32];
+        CHECK_MSG(same || mirror, "sample %d is neither the image nor its mirror", b);
+        flipped += mirror && !same;
+    }
+    CHECK(flipped > 0 && flipped < 16);
+    snap_free(plain);
+    snap_free(aug);
+}
+
+TEST(loader_ranks_resume_from_the_gathered_cursors) {
+    const char *dir = check_path("rankcur");
+    make_shards(dir, 4, 10, 24, -1, 0);
+    ovs_loader_cfg c = base_cfg(dir);
+    c.batch = 4, c.partners = 0, c.world = 2, c.size = 24;
+    snap s1[6], a0[3], a1[3], b1[3];
+    char c0[256], c1[256], joined[600];
+    c.rank = 1;
+    if (run_batches(&c, NULL, 6, s1, NULL)) return;
+    c.rank = 0;
+    if (run_batches(&c, NULL, 3, a0, c0)) return;
+    c.rank = 1;
+    if (run_batches(&c, NULL, 3, a1, c1)) return;
+    snprintf(joined, sizeof joined, "%s|%s", c0, c1);
+    if (run_batches(&c, joined, 3, b1, NULL)) return;
+    for (int i = 0; i < 3; i++) CHECK_MSG(snap_eq(&s1[3 + i], &b1[i], 24, 77), "batch %d differs (gathered cursors)", 3 + i);
+    for (int i = 0; i < 3; i++) snap_free(&b1[i]);
+    if (run_batches(&c, c0, 3, b1, NULL)) return; /* only rank 0's cursor: same epoch and batch */
+    for (int i = 0; i < 3; i++) CHECK_MSG(snap_eq(&s1[3 + i], &b1[i], 24, 77), "batch %d differs (rank 0's cursor)", 3 + i);
+    for (int i = 0; i < 3; i++) snap_free(&b1[i]), snap_free(&a0[i]), snap_free(&a1[i]);
+    for (int i = 0; i < 6; i++) snap_free(&s1[i]);
+}
+
+TEST(loader_random_erasing_fills_one_box_with_noise) {
+    const char *dir = check_path("erase");
+    make_shards(dir, 1, 16, 32, -1, 0);
+    ovs_loader_cfg c = base_cfg(dir);
+    c.shuffle = 0, c.shuffle_shards = 0, c.batch = 16, c.partners = 0, c.scale_min = c.scale_max = 1.0f;
+    snap plain[1], er[1];
+    if (run_batches(&c, NULL, 1, plain, NULL)) return;
+    c.erase_prob = 1.0f;
+    if (run_batches(&c, NULL, 1, er, NULL)) return;
+    int erased = 0;
+    for (int b = 0; b < 16; b++) {
+        int diff = 0, x0 = 32, x1 = -1, y0 = 32, y1 = -1;
+        for (int y = 0; y < 32; y++)
+            for (int x = 0; x < 32; x++) {
+                size_t i = (size_t)b * 3 * 1024 + y * 32 + x;
+                float a = er->img[i], p = plain->img[i], pm = plain->img[(size_t)b * 3 * 1024 + y * 32 + 31 - x];
+                if (a != p && a != pm) { diff++; x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1, y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1; }
+            }
+        if (!diff) continue;
+        erased++;
+        int box = (x1 - x0 + 1) * (y1 - y0 + 1);
+        CHECK_MSG(box <= 1024 / 3 + 40 && diff == box, "sample %d: %d changed pixels in a %d box", b, diff, box);
+    }
+    CHECK(erased >= 12); /* a box can miss only when all 10 tries do not fit */
+    snap_free(plain);
+    snap_free(er);
+}
+
+TEST(loader_randaugment_is_deterministic_and_changes_images) {
+    const char *dir = check_path("randaug");
+    make_shards(dir, 2, 12, 32, -1, 0);
+    ovs_loader_cfg c = base_cfg(dir);
+    c.batch = 12, c.partners = 1, c.erase_prob = 0.25f;
+    snap plain[2], t0[2], t2[2];
+    if (run_batches(&c, NULL, 2, plain, NULL)) return;
+    c.randaug_layers = 2;
+    c.threads = 0;
+    if (run_batches(&c, NULL, 2, t0, NULL)) return;
+    c.threads = 2;
+    if (run_batches(&c, NULL, 2, t2, NULL)) return;
+    int changed = 0;
+    for (int i = 0; i < 2; i++) {
+        CHECK_MSG(snap_eq(&t0[i], &t2[i], 32, 77), "batch %d differs between 0 and 2 threads", i);
+        for (int b = 0; b < 12; b++) changed += memcmp(plain[i].img + b * 3 * 1024, t0[i].img + b * 3 * 1024, 3 * 1024 * 4) != 0;
+        snap_free(&plain[i]), snap_free(&t0[i]), snap_free(&t2[i]);
+    }
+    CHECK_MSG(changed >= 6, "only %d of 24 images changed by RandAugment", changed);
 }
 
 static int collect_epoch_keys(ovs_loader_cfg *c, int64_t *keys, int *n) {
@@ -396,6 +495,24 @@ static int bench(const char *dir, const char *vocab) {
         printf("| loader: 256 px WebP -> 224 RandomResizedCrop+flip+normalise, tokens | %d | %.0f | %.0f |\n", th, rate, rate_cpu);
         ovs_loader_close(l);
     }
+    {
+        ovs_loader_cfg c;
+        ovs_loader_defaults(&c);
+        c.shards = dir, c.vocab = vocab, c.batch = 64, c.threads = 2, c.randaug_layers = 2, c.erase_prob = 0.25f;
+        ovs_loader *l;
+        if (ovs_loader_open(&l, &c, NULL, &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
+        int64_t nb = ovs_loader_batches_per_epoch(l), imgs = 0;
+        ovs_batch *b;
+        ovs_loader_next(l, &b, &e);
+        t0 = ovs_now(), c0 = cpu_now();
+        for (int64_t i = 1; i < nb; i++) {
+            if (ovs_loader_next(l, &b, &e)) { fprintf(stderr, "%s\n", e.msg); return 2; }
+            imgs += b->B;
+        }
+        printf("| loader, OVSegmentor stage 1 recipe (+ RandAugment m9 x2, RandomErasing 0.25) | 2 | %.0f | %.0f |\n",
+               imgs / (ovs_now() - t0), imgs / (cpu_now() - c0));
+        ovs_loader_close(l);
+    }
     printf("\n%d images (%.1f KB average) of %s. images per CPU-second = per core: it counts the CPU time\n"
            "of all threads (decode threads and the caller's, which assembles batches), so it holds on a busy\n"
            "machine where wall-clock rates do not.\n", n, all.len / 1024.0 / n, dir);
@@ -403,14 +520,34 @@ static int bench(const char *dir, const char *vocab) {
     return 0;
 }
 
+/* raop OP ARG W H IN OUT: one RandAugment op on raw RGB bytes (for test_loader_randaug.py). */
+static int raop(int op, double arg, int w, int h, const char *in, const char *out) {
+    size_t n = (size_t)w * h * 3;
+    uint8_t *img = malloc(n), *tmp = malloc(n);
+    FILE *f = fopen(in, "rb");
+    if (!f || fread(img, 1, n, f) != n) return 2;
+    fclose(f);
+    ovs_ra_op(op, arg, img, w, h, tmp);
+    f = fopen(out, "wb");
+    fwrite(img, 1, n, f);
+    fclose(f);
+    free(img), free(tmp);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 8 && !strcmp(argv[1], "raop")) return raop(atoi(argv[2]), atof(argv[3]), atoi(argv[4]), atoi(argv[5]), argv[6], argv[7]);
     if (argc == 6 && !strcmp(argv[1], "dump")) return dump(argv[2], argv[3], atoi(argv[4]), argv[5]);
     if (argc == 5 && !strcmp(argv[1], "mkshards")) { make_shards(argv[2], atoi(argv[3]), atoi(argv[4]), 256, -1, 0); return check_done(); }
     if (argc == 4 && !strcmp(argv[1], "bench")) return bench(argv[2], argv[3]);
     RUN(loader_batch_holds_tokens_masks_and_normalised_images);
     RUN(loader_resume_from_cursor_is_bitwise_exact_with_2_threads);
+    RUN(loader_full_scale_crop_is_the_image_or_its_mirror);
+    RUN(loader_random_erasing_fills_one_box_with_noise);
+    RUN(loader_randaugment_is_deterministic_and_changes_images);
     RUN(loader_ranks_see_disjoint_equal_halves_of_one_epoch);
     RUN(loader_ranks_get_equal_batches_from_unequal_shards);
+    RUN(loader_ranks_resume_from_the_gathered_cursors);
     RUN(loader_skips_truncated_shard_missing_caption_and_bad_image);
     RUN(loader_refuses_a_cursor_of_other_settings);
     return check_done();

