@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/log.h"
 #include "util/rng.h"
@@ -153,6 +154,7 @@ typedef struct pipeline {
     const ovs_ingest_opts *o;
     int64_t lines_done; /* from earlier runs: skipped */
     int64_t skipped;    /* lines actually skipped (fewer when the file shrank) */
+    double reader_cpu;  /* seconds, for --verbose */
 } pipeline;
 
 /* Reads one line into the batch (*end = 1 at the end of the input); returns 0 or an error. */
@@ -201,6 +203,12 @@ static int skip_done_lines(pipeline *pl, batch *b) {
     return 0;
 }
 
+static double thread_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static void *reader_main(void *arg) {
     pipeline *pl = arg;
     int rc = 0;
@@ -224,6 +232,7 @@ static void *reader_main(void *arg) {
         pthread_mutex_unlock(&pl->mu);
         if (final) break;
     }
+    pl->reader_cpu = thread_cpu();
     return NULL;
 }
 
@@ -424,7 +433,8 @@ static int consume(pipeline *pl, writer *w, ovs_ingest_counts *c, ovs_progress *
         progress_batch(p, c);
         if (rc || final) break;
     }
-    ovs_debug("%s: writer busy %.2f s, waited for the reader %.2f s", pl->tsv.path, busy, waited);
+    ovs_debug("%s: writer busy %.2f s (cpu %.2f s), waited for the reader %.2f s; reader cpu %.2f s", pl->tsv.path,
+              busy, thread_cpu(), waited, pl->reader_cpu);
     return rc;
 }
 
@@ -449,6 +459,7 @@ int ovs_ingest_file(ovs_db *db, const char *path, const ovs_ingest_opts *o, ovs_
     if (pthread_create(&th, NULL, reader_main, &pl)) {
         rc = ovs_errf(e, OVS_EINTERNAL, "%s: cannot start the reader thread", path);
     } else {
+        pthread_setname_np(th, "ovseg-reader");
         rc = consume(&pl, &w, &mine, progress, e);
         pthread_join(th, NULL);
     }
