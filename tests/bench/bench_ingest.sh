@@ -24,7 +24,7 @@ now() { date +%s.%N; }
 cpu() { times >"$B/times"; awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); s += p[1] * 60 + p[2] } print s }' "$B/times"; }
 # rate T0 T1 C0 C1: wall seconds, CPU seconds, rows per wall second and per CPU second
 rate() { awk -v n="$N" -v a="$1" -v b="$2" -v c="$3" -v d="$4" \
-  'BEGIN { t = b - a; c = d - c; printf "%8.2f s %8.2f s %10.0f rows/s %10.0f rows/cpu-s", t, c, n / t, c > 0 ? n / c : 0 }'; }
+  'BEGIN { t = b - a; c = d - c; printf "%8.2f s %8.2f s %10.0f rows/s %10.0f rows/cpu-s", t, c, n / t, (c > 0 ? n / c : 0) }'; }
 # row NAME COMMAND...: runs the command, prints a table row
 row() {
   name=$1; shift
