@@ -67,6 +67,10 @@ want=$(printf '1=A dog on a "red" sofa|12=windows line|15=caf\303\251 with\ttab 
 if grep -q "15 lines read: 3 inserted, 1 duplicates, 11 rejected (line_too_long 1, nul_byte 1, bad_utf8 1, missing_tab 2," "$T/out"; then
   pass ingest_summary_counts_by_reason
 else fail ingest_summary_counts_by_reason "$(cat "$T/out")"; fi
+$OVSEG stats "$T/bad.db" ingest >"$T/out" 2>&1
+if grep -q "missing_tab  *2" "$T/out" && grep -q "bad.tsv  *url,caption  *-  *15  *3  *1  *11  *0" "$T/out"; then
+  pass ingest_stats_shows_sources_and_rejects
+else fail ingest_stats_shows_sources_and_rejects "$(cat "$T/out")"; fi
 
 # ── every compression gives the same rows ───────────────────────────────────────────────────
 cat "$T/bad.tsv" "$REAL" >"$T/mix.tsv"
@@ -93,9 +97,10 @@ got=$(q "$T/p0.db" "ATTACH '$T/p1.db' AS b; ATTACH '$T/real.db' AS w;
   SELECT (SELECT count(*) FROM main.samples), (SELECT count(*) FROM b.samples),
          (SELECT count(*) FROM main.samples WHERE url IN (SELECT url FROM b.samples)),
          (SELECT count(*) FROM w.samples WHERE url NOT IN (SELECT url FROM main.samples UNION ALL SELECT url FROM b.samples)),
-         (SELECT sum(url_hash % 2 <> 0) FROM main.samples)")
+         (SELECT sum(url_hash % 2 <> 0) FROM main.samples),
+         (SELECT lines_done - inserted - duplicates - rejected - other_part FROM main.sources)")
 c0=${got%%|*}; rest=${got#*|}; c1=${rest%%|*}
-if [ "$((c0 + c1))" = "$n" ] && [ "${rest#*|}" = "0|0|0" ] && [ "$c0" -gt 0 ] && [ "$c1" -gt 0 ]; then pass ingest_parts_are_disjoint_and_whole
+if [ "$((c0 + c1))" = "$n" ] && [ "${rest#*|}" = "0|0|0|0" ] && [ "$c0" -gt 0 ] && [ "$c1" -gt 0 ]; then pass ingest_parts_are_disjoint_and_whole
 else fail ingest_parts_are_disjoint_and_whole "$got (whole $n)"; fi
 expect_fail ingest_bad_part_flag 1 "--part" -- $OVSEG ingest "$T/p0.db" "$REAL" --part 2/2
 
