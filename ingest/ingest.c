@@ -157,6 +157,10 @@ typedef struct pipeline {
     double reader_cpu;  /* seconds, for --verbose */
 } pipeline;
 
+static int oom(pipeline *pl, batch *b) {
+    return ovs_errf(&b->err, OVS_EINTERNAL, "%s:%lld: out of memory", pl->tsv.path, (long long)pl->tsv.line);
+}
+
 /* Reads one line into the batch (*end = 1 at the end of the input); returns 0 or an error. */
 static int read_line(pipeline *pl, batch *b, int *end) {
     ovs_tsv_line l;
@@ -166,13 +170,13 @@ static int read_line(pipeline *pl, batch *b, int *end) {
     b->lines++;
     ovs_tsv_fields f;
     int why = l.too_long ? OVS_REJ_LINE_TOO_LONG : ovs_tsv_check(l.ptr, l.len, pl->o->caption_first, &f);
-    if (why) return add_reject(b, l.number, why, l.ptr, l.len) ? ovs_errf(&b->err, OVS_EINTERNAL, "out of memory") : 0;
+    if (why) return add_reject(b, l.number, why, l.ptr, l.len) ? oom(pl, b) : 0;
     int64_t h = ovs_url_hash(f.url, f.url_len, pl->o->hash_bits);
     if (pl->o->part_n > 0 && (uint64_t)h % (uint64_t)pl->o->part_n != (uint64_t)pl->o->part_i) {
         b->other_part++;
         return 0;
     }
-    if (add_row(b, l.number, h, &f)) return ovs_errf(&b->err, OVS_EINTERNAL, "out of memory");
+    if (add_row(b, l.number, h, &f)) return oom(pl, b);
     return 0;
 }
 
@@ -187,7 +191,7 @@ static void fill_batch(pipeline *pl, batch *b) {
     }
     b->last_line = pl->tsv.line;
     if (sort_and_dedupe(b)) {
-        b->rc = ovs_errf(&b->err, OVS_EINTERNAL, "out of memory");
+        b->rc = oom(pl, b);
         b->final = 1;
     }
 }
@@ -211,7 +215,6 @@ static double thread_cpu(void) {
 
 static void *reader_main(void *arg) {
     pipeline *pl = arg;
-    int rc = 0;
     for (int k = 0;; k ^= 1) {
         pthread_mutex_lock(&pl->mu);
         while (pl->full[k] && !pl->stop) pthread_cond_wait(&pl->cv, &pl->mu);
@@ -220,8 +223,8 @@ static void *reader_main(void *arg) {
         if (stop) break;
         batch *b = &pl->slot[k];
         batch_reset(b);
-        if (k == 0 && pl->tsv.line < pl->lines_done && !rc) {
-            rc = skip_done_lines(pl, b);
+        if (pl->tsv.line < pl->lines_done) {
+            int rc = skip_done_lines(pl, b);
             if (rc) { b->rc = rc; b->final = 1; }
         }
         if (!b->final) fill_batch(pl, b);
@@ -427,7 +430,7 @@ static int consume(pipeline *pl, writer *w, ovs_ingest_counts *c, ovs_progress *
         int final = b->final;
         pthread_mutex_lock(&pl->mu);
         pl->full[k] = 0;
-        if (rc) pl->stop = 1;
+        if (rc) __atomic_store_n(&pl->stop, 1, __ATOMIC_RELAXED);
         pthread_cond_broadcast(&pl->cv);
         pthread_mutex_unlock(&pl->mu);
         progress_batch(p, c);

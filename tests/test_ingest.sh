@@ -37,6 +37,12 @@ if grep -q "$((lines - 5000)) lines read (after 5000 ingested before)" "$T/out" 
   pass ingest_grown_file_adds_only_new_lines
 else fail ingest_grown_file_adds_only_new_lines "$got: $(cat "$T/out")"; fi
 
+head -n 100 "$REAL" >"$T/grow.tsv"
+$OVSEG ingest "$T/grow.db" "$T/grow.tsv" --columns caption,url >"$T/out" 2>&1; rc=$?
+if [ $rc -eq 0 ] && grep -q "has 100 lines, fewer than the $lines ingested before" "$T/out" &&
+   [ "$(q "$T/grow.db" "SELECT count(*), lines_done FROM samples, sources")" = "$n|$lines" ]; then pass ingest_shrunk_file_warns_adds_nothing
+else fail ingest_shrunk_file_warns_adds_nothing "rc=$rc $(cat "$T/out")"; fi
+
 # ── every bad-line kind: rejected with its reason and line number, never an abort ───────────
 long() { head -c "$1" /dev/zero | tr '\0' "$2"; }
 {
