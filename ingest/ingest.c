@@ -505,15 +505,16 @@ static int pragma_text(ovs_db *db, const char *sql, char *out, size_t n, ovs_err
 }
 
 int ovs_ingest_begin(ovs_db *db, ovs_err *e) {
-    int rc = ovs_db_exec(db, "PRAGMA foreign_keys=OFF; PRAGMA locking_mode=EXCLUSIVE", e);
-    char mode[32];
-    if (!rc) rc = pragma_text(db, "PRAGMA journal_mode=DELETE", mode, sizeof mode, e);
+    int rc = ovs_db_exec(db, "PRAGMA foreign_keys=OFF", e);
     if (rc) return rc;
-    if (strcmp(mode, "delete")) { /* another connection has the database open: stay in WAL */
-        ovs_debug("%s: journal mode stays %s (database in use)", db->path, mode);
-        return ovs_db_exec(db, "PRAGMA locking_mode=NORMAL", e);
+    char mode[32];
+    ovs_err busy = {0};
+    if (pragma_text(db, "PRAGMA journal_mode=DELETE", mode, sizeof mode, &busy) || strcmp(mode, "delete")) {
+        /* another connection has the database open: stay in WAL mode (slower, equally safe) */
+        ovs_debug("%s: staying in WAL mode: %s", db->path, busy.msg[0] ? busy.msg : mode);
+        return 0;
     }
-    return ovs_db_exec(db, "PRAGMA synchronous=OFF", e);
+    return ovs_db_exec(db, "PRAGMA locking_mode=EXCLUSIVE; PRAGMA synchronous=OFF", e);
 }
 
 int ovs_ingest_end(ovs_db *db, ovs_err *e) {

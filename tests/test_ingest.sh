@@ -110,6 +110,16 @@ if [ "$((c0 + c1))" = "$n" ] && [ "${rest#*|}" = "0|0|0|0" ] && [ "$c0" -gt 0 ] 
 else fail ingest_parts_are_disjoint_and_whole "$got (whole $n)"; fi
 expect_fail ingest_bad_part_flag 1 "--part" -- $OVSEG ingest "$T/p0.db" "$REAL" --part 2/2
 
+# another connection holds the database open: ingest stays in WAL mode and works
+$OVSEG init "$T/busy.db" 2>/dev/null
+(echo "SELECT count(*) FROM samples;"; sleep 2) | sqlite3 "$T/busy.db" >/dev/null &
+bpid=$!; sleep 0.3
+$OVSEG ingest "$T/busy.db" "$T/grow.tsv" --columns caption,url >"$T/out" 2>&1; rc=$?
+wait $bpid
+got=$(q "$T/busy.db" "SELECT count(*) FROM samples; PRAGMA journal_mode" | tr '\n' ' ')
+[ $rc -eq 0 ] && [ "$got" = "100 wal " ] && pass ingest_works_beside_another_connection ||
+  fail ingest_works_beside_another_connection "rc=$rc $got $(cat "$T/out")"
+
 # ── broken input and databases: clear message, exit 1, earlier rows kept ────────────────────
 awk -F'\t' '{for (i = 0; i < 8; i++) printf "%s?copy=%d\t%s\n", $2, i, $1}' "$REAL" | gzip -c >"$T/trunc.tsv.gz"
 size=$(wc -c <"$T/trunc.tsv.gz")
