@@ -154,7 +154,7 @@ typedef struct pipeline {
     const ovs_ingest_opts *o;
     int64_t lines_done; /* from earlier runs: skipped */
     int64_t skipped;    /* lines actually skipped (fewer when the file shrank) */
-    double reader_cpu;  /* seconds, for --verbose */
+    double reader_cpu, writer_cpu, writer_busy, writer_waited; /* seconds, for --verbose */
 } pipeline;
 
 static int oom(pipeline *pl, batch *b) {
@@ -436,8 +436,9 @@ static int consume(pipeline *pl, writer *w, ovs_ingest_counts *c, ovs_progress *
         progress_batch(p, c);
         if (rc || final) break;
     }
-    ovs_debug("%s: writer busy %.2f s (cpu %.2f s), waited for the reader %.2f s; reader cpu %.2f s", pl->tsv.path,
-              busy, thread_cpu(), waited, pl->reader_cpu);
+    pl->writer_busy = busy;
+    pl->writer_waited = waited;
+    pl->writer_cpu = thread_cpu();
     return rc;
 }
 
@@ -465,6 +466,8 @@ int ovs_ingest_file(ovs_db *db, const char *path, const ovs_ingest_opts *o, ovs_
         pthread_setname_np(th, "ovseg-reader");
         rc = consume(&pl, &w, &mine, progress, e);
         pthread_join(th, NULL);
+        ovs_debug("%s: writer busy %.2f s (cpu %.2f s), waited for the reader %.2f s; reader cpu %.2f s", path,
+                  pl.writer_busy, pl.writer_cpu, pl.writer_waited, pl.reader_cpu);
     }
     mine.skipped_lines = pl.skipped;
     if (!rc && pl.skipped < pl.lines_done)
