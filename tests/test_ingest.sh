@@ -109,6 +109,8 @@ c0=${got%%|*}; rest=${got#*|}; c1=${rest%%|*}
 if [ "$((c0 + c1))" = "$n" ] && [ "${rest#*|}" = "0|0|0|0" ] && [ "$c0" -gt 0 ] && [ "$c1" -gt 0 ]; then pass ingest_parts_are_disjoint_and_whole
 else fail ingest_parts_are_disjoint_and_whole "$got (whole $n)"; fi
 expect_fail ingest_bad_part_flag 1 "--part" -- $OVSEG ingest "$T/p0.db" "$REAL" --part 2/2
+expect_fail ingest_refuses_other_part 1 "was ingested with --part 0/2; use the same (now --part 1/2)" -- \
+  $OVSEG ingest "$T/p0.db" "$REAL" --columns caption,url --part 1/2
 
 # another connection holds the database open: ingest stays in WAL mode and works
 $OVSEG init "$T/busy.db" 2>/dev/null
