@@ -80,7 +80,7 @@ static int ingest_all(ovs_db *db, char **files, int n, const ovs_ingest_opts *o,
         double t0 = ovs_now();
         rc = ovs_ingest_file(db, files[i], o, &c, &p, e);
         ovs_progress_end(&p);
-        print_summary(files[i], &c, ovs_now() - t0);
+        if (!rc || c.lines) print_summary(files[i], &c, ovs_now() - t0); /* the part that was committed */
         ovs_ingest_counts_add(total, &c);
         *done = i + 1;
     }

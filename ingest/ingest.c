@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/log.h"
 #include "util/rng.h"
@@ -153,7 +154,12 @@ typedef struct pipeline {
     const ovs_ingest_opts *o;
     int64_t lines_done; /* from earlier runs: skipped */
     int64_t skipped;    /* lines actually skipped (fewer when the file shrank) */
+    double reader_cpu, writer_cpu, writer_busy, writer_waited; /* seconds, for --verbose */
 } pipeline;
+
+static int oom(pipeline *pl, batch *b) {
+    return ovs_errf(&b->err, OVS_EINTERNAL, "%s:%lld: out of memory", pl->tsv.path, (long long)pl->tsv.line);
+}
 
 /* Reads one line into the batch (*end = 1 at the end of the input); returns 0 or an error. */
 static int read_line(pipeline *pl, batch *b, int *end) {
@@ -164,13 +170,13 @@ static int read_line(pipeline *pl, batch *b, int *end) {
     b->lines++;
     ovs_tsv_fields f;
     int why = l.too_long ? OVS_REJ_LINE_TOO_LONG : ovs_tsv_check(l.ptr, l.len, pl->o->caption_first, &f);
-    if (why) return add_reject(b, l.number, why, l.ptr, l.len) ? ovs_errf(&b->err, OVS_EINTERNAL, "out of memory") : 0;
+    if (why) return add_reject(b, l.number, why, l.ptr, l.len) ? oom(pl, b) : 0;
     int64_t h = ovs_url_hash(f.url, f.url_len, pl->o->hash_bits);
     if (pl->o->part_n > 0 && (uint64_t)h % (uint64_t)pl->o->part_n != (uint64_t)pl->o->part_i) {
         b->other_part++;
         return 0;
     }
-    if (add_row(b, l.number, h, &f)) return ovs_errf(&b->err, OVS_EINTERNAL, "out of memory");
+    if (add_row(b, l.number, h, &f)) return oom(pl, b);
     return 0;
 }
 
@@ -185,7 +191,7 @@ static void fill_batch(pipeline *pl, batch *b) {
     }
     b->last_line = pl->tsv.line;
     if (sort_and_dedupe(b)) {
-        b->rc = ovs_errf(&b->err, OVS_EINTERNAL, "out of memory");
+        b->rc = oom(pl, b);
         b->final = 1;
     }
 }
@@ -201,9 +207,14 @@ static int skip_done_lines(pipeline *pl, batch *b) {
     return 0;
 }
 
+static double thread_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static void *reader_main(void *arg) {
     pipeline *pl = arg;
-    int rc = 0;
     for (int k = 0;; k ^= 1) {
         pthread_mutex_lock(&pl->mu);
         while (pl->full[k] && !pl->stop) pthread_cond_wait(&pl->cv, &pl->mu);
@@ -212,8 +223,8 @@ static void *reader_main(void *arg) {
         if (stop) break;
         batch *b = &pl->slot[k];
         batch_reset(b);
-        if (k == 0 && pl->tsv.line < pl->lines_done && !rc) {
-            rc = skip_done_lines(pl, b);
+        if (pl->tsv.line < pl->lines_done) {
+            int rc = skip_done_lines(pl, b);
             if (rc) { b->rc = rc; b->final = 1; }
         }
         if (!b->final) fill_batch(pl, b);
@@ -224,6 +235,7 @@ static void *reader_main(void *arg) {
         pthread_mutex_unlock(&pl->mu);
         if (final) break;
     }
+    pl->reader_cpu = thread_cpu();
     return NULL;
 }
 
@@ -418,13 +430,15 @@ static int consume(pipeline *pl, writer *w, ovs_ingest_counts *c, ovs_progress *
         int final = b->final;
         pthread_mutex_lock(&pl->mu);
         pl->full[k] = 0;
-        if (rc) pl->stop = 1;
+        if (rc) __atomic_store_n(&pl->stop, 1, __ATOMIC_RELAXED);
         pthread_cond_broadcast(&pl->cv);
         pthread_mutex_unlock(&pl->mu);
         progress_batch(p, c);
         if (rc || final) break;
     }
-    ovs_debug("%s: writer busy %.2f s, waited for the reader %.2f s", pl->tsv.path, busy, waited);
+    pl->writer_busy = busy;
+    pl->writer_waited = waited;
+    pl->writer_cpu = thread_cpu();
     return rc;
 }
 
@@ -449,8 +463,11 @@ int ovs_ingest_file(ovs_db *db, const char *path, const ovs_ingest_opts *o, ovs_
     if (pthread_create(&th, NULL, reader_main, &pl)) {
         rc = ovs_errf(e, OVS_EINTERNAL, "%s: cannot start the reader thread", path);
     } else {
+        pthread_setname_np(th, "ovseg-reader");
         rc = consume(&pl, &w, &mine, progress, e);
         pthread_join(th, NULL);
+        ovs_debug("%s: writer busy %.2f s (cpu %.2f s), waited for the reader %.2f s; reader cpu %.2f s", path,
+                  pl.writer_busy, pl.writer_cpu, pl.writer_waited, pl.reader_cpu);
     }
     mine.skipped_lines = pl.skipped;
     if (!rc && pl.skipped < pl.lines_done)
@@ -491,15 +508,16 @@ static int pragma_text(ovs_db *db, const char *sql, char *out, size_t n, ovs_err
 }
 
 int ovs_ingest_begin(ovs_db *db, ovs_err *e) {
-    int rc = ovs_db_exec(db, "PRAGMA foreign_keys=OFF; PRAGMA locking_mode=EXCLUSIVE", e);
-    char mode[32];
-    if (!rc) rc = pragma_text(db, "PRAGMA journal_mode=DELETE", mode, sizeof mode, e);
+    int rc = ovs_db_exec(db, "PRAGMA foreign_keys=OFF", e);
     if (rc) return rc;
-    if (strcmp(mode, "delete")) { /* another connection has the database open: stay in WAL */
-        ovs_debug("%s: journal mode stays %s (database in use)", db->path, mode);
-        return ovs_db_exec(db, "PRAGMA locking_mode=NORMAL", e);
+    char mode[32];
+    ovs_err busy = {0};
+    if (pragma_text(db, "PRAGMA journal_mode=DELETE", mode, sizeof mode, &busy) || strcmp(mode, "delete")) {
+        /* another connection has the database open: stay in WAL mode (slower, equally safe) */
+        ovs_debug("%s: staying in WAL mode: %s", db->path, busy.msg[0] ? busy.msg : mode);
+        return 0;
     }
-    return ovs_db_exec(db, "PRAGMA synchronous=OFF", e);
+    return ovs_db_exec(db, "PRAGMA locking_mode=EXCLUSIVE; PRAGMA synchronous=OFF", e);
 }
 
 int ovs_ingest_end(ovs_db *db, ovs_err *e) {

@@ -76,8 +76,8 @@ TEST(utf8_validation_is_strict) {
 
 TEST(tsv_reader_long_lines_last_line_empty_file) {
     ovs_err e = {0};
-    /* line 1 ok, line 2 is 100 KB, line 3 has no final newline */
-    size_t n = 100000;
+    /* line 1 ok, line 2 is 3 MB (longer than the read buffer), line 3 has no final newline */
+    size_t n = 3000000;
     char *text = malloc(n + 100);
     int k = sprintf(text, "http://x/1\tone\n");
     memset(text + k, 'z', n);
