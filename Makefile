@@ -44,7 +44,7 @@ DEBS = build-essential pkg-config libsqlite3-dev libarchive-dev libcurl4-openssl
 all: ovseg
 
 ovseg: $(BUILD)/ovseg
-	@cp $< $@
+	@cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/ovseg: $(BUILD)/ovseg.o $(BUILD)/libovseg.a
 	@echo "LD $@"

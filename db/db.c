@@ -119,6 +119,11 @@ int ovs_db_open(ovs_db *db, const char *path, int flags, ovs_err *e) {
         return rc;
     }
     int rc = configure(db, e);
+    if (rc && (sqlite3_errcode(db->h) & 0xff) == SQLITE_CANTOPEN) {
+        ovs_errf(e, OVS_EUSER, "%s: cannot open database: %s (is its folder writable?)", path, sqlite3_errmsg(db->h));
+        ovs_db_close(db);
+        return OVS_EUSER;
+    }
     if (rc) {
         ovs_errf(e, OVS_EUSER, "%s: not a usable SQLite database (%s)", path, sqlite3_errmsg(db->h));
         ovs_db_close(db);
