@@ -1,6 +1,7 @@
 """test_fetch.py — `ovseg fetch` against nginx on 127.0.0.1 serving real images: states of every
 row, shards readable with `tar tf`, tarfile and webdataset, every stored image decodes, the db
 points at the right members, re-runs do only what is left, retries stop after --retries."""
+import hashlib
 import json
 import os
 import sqlite3
@@ -80,6 +81,8 @@ def fetch_shards_read_with_tarfile_and_db_offsets_point_at_images():
         assert meta["url"] == url and meta["caption"] == cap and meta["sha256"] == sha and meta["status"] == "ok"
         assert (meta["orig_width"], meta["orig_height"]) == (ow, oh)
         name = url.rsplit("/", 1)[1]
+        with open(os.path.join(env["t"], "img", name), "rb") as f:
+            assert hashlib.sha256(f.read()).hexdigest() == sha, "sha256 of the downloaded bytes"
         if name == "rotated.jpg":
             assert (ow, oh) == (300, 400) and h > w, "EXIF orientation applied"
         else:
