@@ -1,5 +1,6 @@
 /* cmd_fetch.c — `ovseg fetch DB --out DIR [...]`: download the pending samples of DB into
  * WebDataset tar shards in DIR (see ingest/fetch.h and docs/fetch.md). */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,6 +9,15 @@
 #include "util/args.h"
 #include "util/cli.h"
 #include "util/log.h"
+
+/* Ctrl-C / SIGTERM: the first asks the crawl to wrap up (see ovs_fetch_opts.stop); the second,
+ * with the default action restored, kills (which is safe too: the next run resumes). */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
 
 static int parse_resize(const char *s, ovs_resize_mode *m, ovs_err *e) {
     static const char *const names[] = {"keep_ratio", "center_crop", "border", "none"};
@@ -99,7 +109,18 @@ int cmd_fetch(int argc, char **argv) {
     if ((rc = ovs_db_open(&db, pos[0], 0, &e))) return ovs_cli_finish("fetch", rc, &e);
     if ((rc = ovs_db_run_start(&db, "fetch", argc, argv, &e))) { ovs_db_close(&db); return ovs_cli_finish("fetch", rc, &e); }
     ovs_fetch_stats st;
+    o.stop = &interrupted;
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     rc = ovs_fetch_run(&db, &o, &st, &e);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    if (!rc && st.interrupted)
+        rc = ovs_errf(&e, OVS_EUSER, "interrupted after %lld samples (%lld ok, in shards); run again to continue",
+                      (long long)st.done, (long long)st.by_reason[OVS_R_OK]);
     ovs_buf counts = {0};
     ovs_fetch_stats_json(&st, &counts);
     ovs_err e2 = {0};

@@ -533,7 +533,13 @@ static int crawl(fetcher *f, ovs_err *e) {
     ovs_progress_start(&pr, "fetch", f->st->total);
     while (!rc) {
         /* start downloads while there is room in the network layer and the image queue */
-        while (ovs_http_pending(f->http) < 2 * o->workers && backlog < backlog_cap) {
+        if (o->stop && *o->stop && !f->st->interrupted) {
+            f->st->interrupted = 1;
+            ovs_progress_end(&pr);
+            ovs_info("fetch: interrupted: finishing the %lld downloads under way, then writing the last shard",
+                     (long long)f->inpipe);
+        }
+        while (!f->st->interrupted && ovs_http_pending(f->http) < 2 * o->workers && backlog < backlog_cap) {
             if (f->qpos == f->nqueue) {
                 if (f->exhausted) break;
                 if ((rc = load_more(f, e)) || !f->nqueue) break;
@@ -543,7 +549,7 @@ static int crawl(fetcher *f, ovs_err *e) {
             if ((rc = ovs_http_add(f->http, it->url, it, e))) { f->inpipe--, item_free(it); break; }
         }
         if (rc) break;
-        int more = f->qpos < f->nqueue || !f->exhausted;
+        int more = !f->st->interrupted && (f->qpos < f->nqueue || !f->exhausted);
         if (!more && f->inpipe == 0) break;
         if ((rc = ovs_http_step(f->http, 100, on_http_done, f, e))) break;
         item *it = pool_take(&f->pool, &backlog);

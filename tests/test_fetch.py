@@ -4,9 +4,11 @@ points at the right members, re-runs do only what is left, retries stop after --
 import hashlib
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import tarfile
+import time
 
 import fetchlib
 from harness import main, test, tmpdir
@@ -197,6 +199,35 @@ def fetch_cleans_stale_tmp_and_unrecorded_shards():
     assert sorted(os.listdir(out)) == ["000000.tar", "notes.txt"]
     with tarfile.open(os.path.join(out, "000000.tar")) as tf:
         assert len(tf.getmembers()) == 15
+
+
+@test
+def fetch_ctrl_c_writes_what_is_done_and_resumes():
+    env = crawl_env()
+    t = tmpdir()
+    fs = fetchlib.FaultServer(os.path.join(env["t"], "img"))
+    db = os.path.join(t, "i.db")
+    good = [r for r in env["rows"] if r[1] not in ("small", "wide", "404")]
+    fetchlib.make_db(db, good + [(fs.url("stall/im0000.jpg"), "stalls")])
+    out = os.path.join(t, "out")
+    try:
+        p = subprocess.Popen([fetchlib.OVSEG, "fetch", db, "--out", out, "--timeout", "3", "--shard-size", "1000"],
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)  # the good samples take well under a second; the stalled one holds on for 3 s
+        p.send_signal(signal.SIGINT)
+        err = p.communicate(timeout=20)[1]
+        assert p.returncode == 1 and "interrupted" in err, (p.returncode, err[-400:])
+        st = fetchlib.states(db)
+        assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
+        n_ok = sum(s[0] == "ok" for s in st.values())
+        keys = [k for ks in fetchlib.shard_keys(out).values() for k in ks]
+        assert len(keys) == n_ok, (len(keys), n_ok)
+        fetchlib.fetch(db, out, "--timeout", "1", "--shard-size", "1000")
+    finally:
+        fs.stop()
+    st = fetchlib.states(db)
+    assert sum(s[0] == "ok" for s in st.values()) == len(good), st
+    assert st[len(good) + 1][:2] == ("retry", "timeout"), st[len(good) + 1]
 
 
 try:
