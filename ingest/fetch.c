@@ -462,7 +462,7 @@ static int check_out_dir(fetcher *f, ovs_err *e) {
     char real[PATH_MAX];
     if (!realpath(f->o->out_dir, real)) return ovs_errno(e, OVS_EUSER, "%s", f->o->out_dir);
     sqlite3_stmt *s;
-    if (ovs_db_prepare(f->db, &s, "SELECT value FROM meta WHERE key = 'fetch_out'", e)) return e->code;
+    if (ovs_db_prepare(f->db, &s, "SELECT value FROM meta WHERE key = 'fetch_root'", e)) return e->code;
     int rc = 0;
     if (sqlite3_step(s) == SQLITE_ROW) {
         const char *had = (const char *)sqlite3_column_text(s, 0);
@@ -473,7 +473,7 @@ static int check_out_dir(fetcher *f, ovs_err *e) {
         return rc;
     }
     sqlite3_finalize(s);
-    if (ovs_db_prepare(f->db, &s, "INSERT INTO meta(key, value) VALUES('fetch_out', ?)", e)) return e->code;
+    if (ovs_db_prepare(f->db, &s, "INSERT INTO meta(key, value) VALUES('fetch_root', ?)", e)) return e->code;
     sqlite3_bind_text(s, 1, real, -1, SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_DONE) rc = sql_fail(f, e, "recording the output folder");
     sqlite3_finalize(s);
@@ -499,11 +499,11 @@ static int prepare_all(fetcher *f, ovs_err *e) {
            ovs_db_prepare(f->db, &f->upd_fail,
                           "UPDATE samples SET state = ?2, reason = ?3, http_status = ?4, attempts = attempts + 1,"
                           " last_error = ?5, bytes = ?6, orig_width = ?7, orig_height = ?8, sha256 = ?9,"
-                          " width = NULL, height = NULL, shard_id = NULL, member_offset = NULL WHERE id = ?1", e) ||
+                          " width = NULL, height = NULL, shard_id = NULL, member_offset = NULL, shard_key = NULL WHERE id = ?1", e) ||
            ovs_db_prepare(f->db, &f->upd_ok,
                           "UPDATE samples SET state = 'ok', reason = 'ok', http_status = ?2, attempts = attempts + 1,"
                           " last_error = NULL, bytes = ?3, orig_width = ?4, orig_height = ?5, width = ?6, height = ?7,"
-                          " sha256 = ?8, shard_id = ?9, member_offset = ?10 WHERE id = ?1", e) ||
+                          " sha256 = ?8, shard_id = ?9, member_offset = ?10, shard_key = NULL WHERE id = ?1", e) ||
            ovs_db_prepare(f->db, &f->ins_shard,
                           "INSERT INTO shards(kind, path, samples, bytes, sha256, run_id, created_at, stats)"
                           " VALUES('raw', ?, ?, ?, ?, ?, ?, ?)", e);

@@ -139,6 +139,19 @@ def wait_port(port, proc, timeout=10):
     raise RuntimeError(f"port {port} never opened")
 
 
+def url_hash(url):
+    """ovs_hash64(url) as a signed 64-bit integer, as ingest stores it (util/rng.c)."""
+    m = (1 << 64) - 1
+    h = 0xcbf29ce484222325
+    for b in url.encode():
+        h = ((h ^ b) * 0x100000001b3) & m
+    x = (h + 0x9e3779b97f4a7c15) & m
+    x = ((x ^ (x >> 30)) * 0xbf58476d1ce4e5b9) & m
+    x = ((x ^ (x >> 27)) * 0x94d049bb133111eb) & m
+    x ^= x >> 31
+    return x - (1 << 64) if x >> 63 else x
+
+
 def make_db(path, rows, first_id=1):
     """ovseg init + a sources row + samples (url, caption) with ids from first_id, state pending."""
     subprocess.run([OVSEG, "init", path], check=True, capture_output=True)
@@ -146,9 +159,8 @@ def make_db(path, rows, first_id=1):
     cur = con.execute("INSERT INTO sources(path, columns) VALUES(?, 'caption,url')", (path + ".tsv",))
     sid = cur.lastrowid
     for i, (url, cap) in enumerate(rows):
-        h = int.from_bytes(os.urandom(8), "little", signed=True)
         con.execute("INSERT INTO samples(id, url, url_hash, caption, source_id, line) VALUES(?,?,?,?,?,?)",
-                    (first_id + i, url, h, cap, sid, i + 1))
+                    (first_id + i, url, url_hash(url), cap, sid, i + 1))
     con.execute("UPDATE sources SET lines_done=?, inserted=? WHERE id=?", (len(rows), len(rows), sid))
     con.commit()
     con.close()

@@ -84,7 +84,7 @@ def fetch_memory_bounded_on_endless_body_and_bomb():
     t = tmpdir()
     fs = fetchlib.FaultServer(t)
     db = os.path.join(t, "m.db")
-    fetchlib.make_db(db, [(fs.url("endless"), "e%d" % i) for i in range(8)] + [(fs.url("bomb"), "b")])
+    fetchlib.make_db(db, [(fs.url(f"endless?{i}"), "e%d" % i) for i in range(8)] + [(fs.url("bomb"), "b")])
     try:
         rc, err, wall, rss = run_measured([OVSEG, "fetch", db, "--out", os.path.join(t, "out"),
                                            "--max-bytes", "8M", "--timeout", "20"])

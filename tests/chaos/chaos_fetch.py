@@ -30,7 +30,7 @@ def setup(n_images=120):
     ng = fetchlib.Nginx(imgs, t)
     rows = [(ng.url(n), f"caption {i}") for i, n in enumerate(names)]
     for i in range(0, len(rows), 10):  # failures interleaved: 404, too_small
-        rows.insert(i, (ng.url(f"gone{i}.jpg"), "gone") if i % 20 else (ng.url("small.jpg"), "small"))
+        rows.insert(i, (ng.url(f"gone{i}.jpg"), "gone") if i % 20 else (ng.url(f"small.jpg?{i}"), "small"))
     base = os.path.join(t, "base.db")
     fetchlib.make_db(base, rows)
     return t, ng, base

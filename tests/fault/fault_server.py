@@ -64,7 +64,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def do_GET(self):  # noqa: C901 — one branch per fault
-        parts = self.path.strip("/").split("/")
+        parts = self.path.split("?", 1)[0].strip("/").split("/")
         kind, rest = parts[0], parts[1:]
         try:
             if kind == "img":
