@@ -31,7 +31,7 @@ void ovs_fetch_defaults(ovs_fetch_opts *o) {
     o->timeout_s = 10;
     o->retries = 2;
     o->max_bytes = 20LL << 20;
-    o->max_pixels = 50LL << 20;
+    o->max_pixels = 50000000; /* "50M" as --max-pixels reads it (powers of 1000) */
     o->min_size = 64;
     o->max_aspect = 3;
     o->user_agent = "ovseg/0.1 (+https://github.com/ovseg; image-caption dataset crawler)";
