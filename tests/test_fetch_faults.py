@@ -1,10 +1,12 @@
 """test_fetch_faults.py — every fault of tests/fault/fault_server.py (and DNS / refused connections)
 ends in its classified state within --timeout + 1 s, and memory stays bounded while an endless
 body and a decompression bomb are refused."""
+import json
 import os
 import sqlite3
 import subprocess
 import time
+import urllib.request
 
 import fetchlib
 from harness import OVSEG, main, test, tmpdir
@@ -110,6 +112,31 @@ def fetch_allow_noai_keeps_noai_images():
     finally:
         fs.stop()
     assert fetchlib.states(db)[1][:2] == ("ok", "ok")
+
+
+def most_at_once(t, flags):
+    """The most /slow transfers the fault server saw at once during a fetch of 12 of them."""
+    fs = fetchlib.FaultServer(os.path.join(t, "img"))
+    db = os.path.join(t, f"h{len(flags)}{flags[1]}.db")
+    fetchlib.make_db(db, [(fs.url(f"slow/im0000.jpg?{i}"), "s") for i in range(12)])
+    try:
+        fetchlib.fetch(db, os.path.join(t, "out" + flags[1]), *flags)
+        with urllib.request.urlopen(fs.url("stats")) as r:
+            most = json.loads(r.read())["slow_max"]
+    finally:
+        fs.stop()
+    assert all(s[0] == "ok" for s in fetchlib.states(db).values())
+    return most
+
+
+@test
+def fetch_per_host_and_workers_caps_hold():
+    t = tmpdir()
+    fetchlib.make_images(os.path.join(t, "img"), 1)
+    most = most_at_once(t, ["--per-host", "3", "--workers", "64"])
+    assert most == 3, f"{most} transfers at once to one host with --per-host 3"
+    most = most_at_once(t, ["--workers", "2", "--per-host", "64"])
+    assert most == 2, f"{most} transfers at once with --workers 2"
 
 
 main()

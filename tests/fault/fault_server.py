@@ -20,11 +20,14 @@ Paths (IMAGES/NAME is a real image used by the paths that serve one):
     /status/CODE        that HTTP status                                      -> http_4xx | http_5xx
     /corrupt            a JPEG header for 200x200, then garbage               -> decode_error
     /img/NAME           the image, plainly                                    -> ok
+    /slow/NAME          the image after 0.3 s; /stats gives the most /slow requests served at once
 """
 import argparse
 import os
+import json
 import struct
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -39,6 +42,9 @@ def jpeg_header(w, h):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     images = "."
+    lock = threading.Lock()
+    slow_now = 0
+    slow_max = 0
 
     def log_message(self, fmt, *args):  # quiet
         pass
@@ -69,6 +75,16 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if kind == "img":
                 self.send(200, self.image(rest[0]))
+            elif kind == "slow":
+                with Handler.lock:
+                    Handler.slow_now += 1
+                    Handler.slow_max = max(Handler.slow_max, Handler.slow_now)
+                time.sleep(0.3)
+                with Handler.lock:
+                    Handler.slow_now -= 1
+                self.send(200, self.image(rest[0]))
+            elif kind == "stats":
+                self.send(200, json.dumps({"slow_max": Handler.slow_max}).encode(), "application/json")
             elif kind == "stall":
                 body = self.image(rest[0])
                 self.send_response(200)
