@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db/db.h"
 #include "ingest/fetch.h"
@@ -40,6 +41,7 @@ static int check_opts(const ovs_fetch_opts *o, int64_t workers, int64_t per_host
     if (o->max_bytes < 1) return ovs_errf(e, OVS_EUSER, "--max-bytes: must be positive");
     if (o->max_pixels < 1) return ovs_errf(e, OVS_EUSER, "--max-pixels: must be positive");
     if (o->limit < 0) return ovs_errf(e, OVS_EUSER, "--limit: must not be negative");
+    if (o->ca_file && access(o->ca_file, R_OK)) return ovs_errno(e, OVS_EUSER, "--ca-file %s", o->ca_file);
     return 0;
 }
 
@@ -80,6 +82,7 @@ int cmd_fetch(int argc, char **argv) {
         {"min-size", OVS_ARG_INT, &min_size, "smallest allowed smaller side of the original (64)"},
         {"max-aspect", OVS_ARG_DOUBLE, &o.max_aspect, "largest allowed long/short side ratio; 0 = any (3)"},
         {"user-agent", OVS_ARG_STR, &o.user_agent, "User-Agent header"},
+        {"ca-file", OVS_ARG_STR, &o.ca_file, "CA certificates (PEM) for https instead of the system's"},
         {"allow-noai", OVS_ARG_FLAG, &o.allow_noai, "ignore X-Robots-Tag noai/noimageai/noindex/noimageindex"},
         {"limit", OVS_ARG_COUNT, &o.limit, "do at most N samples this run (0 = all)"},
         {"threads", OVS_ARG_INT, &threads, "image decode/encode threads (0 = one per core)"},

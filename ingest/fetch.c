@@ -586,7 +586,7 @@ int ovs_fetch_run(ovs_db *db, const ovs_fetch_opts *o, ovs_fetch_stats *st, ovs_
     if (!rc && !(f->ok = calloc((size_t)o->shard_size + 1, sizeof *f->ok))) rc = ovs_errf(e, OVS_EINTERNAL, "out of memory");
     ovs_http_opts ho = {.max_inflight = o->workers, .per_host = o->per_host, .timeout_ms = (long)(o->timeout_s * 1000),
                         .max_bytes = o->max_bytes, .max_pixels = o->max_pixels, .user_agent = o->user_agent,
-                        .allow_noai = o->allow_noai};
+                        .allow_noai = o->allow_noai, .ca_file = o->ca_file};
     if (!rc) rc = ovs_http_new(&f->http, &ho, e);
     int nth = o->threads > 0 ? (o->threads > MAX_THREADS ? MAX_THREADS : o->threads) : online_cpus();
     if (!rc) {

@@ -30,6 +30,7 @@ typedef struct ovs_fetch_opts {
     int min_size;         /* smaller side of the original, pixels */
     double max_aspect;    /* long side / short side of the original; <= 0: no limit */
     const char *user_agent;
+    const char *ca_file;  /* CA bundle for https; NULL = the system's */
     int allow_noai;
     int64_t limit;        /* at most this many samples this run; 0 = all */
     int threads;          /* image threads; 0 = one per core */

@@ -68,7 +68,7 @@ def fast_images(folder, n, w=500, h=375, seed=2):
 class Nginx:
     """nginx serving root on 127.0.0.1:port, run as the current user, everything in tmp."""
 
-    def __init__(self, root, tmp, extra=""):
+    def __init__(self, root, tmp, extra="", listen="", http_extra=""):
         self.prefix = os.path.join(tmp, "nginx")
         os.makedirs(os.path.join(self.prefix, "logs"), exist_ok=True)
         self.port = free_port()
@@ -84,6 +84,7 @@ error_log {self.prefix}/logs/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
   access_log off;
+  {http_extra}
   client_body_temp_path {self.prefix}/tmp_body;
   proxy_temp_path {self.prefix}/tmp_proxy;
   fastcgi_temp_path {self.prefix}/tmp_fcgi;
@@ -93,7 +94,7 @@ http {{
   sendfile on;
   keepalive_requests 100000;
   server {{
-    listen 127.0.0.1:{self.port};
+    listen 127.0.0.1:{self.port} {listen};
     root {os.path.abspath(root)};
     {extra}
   }}
@@ -102,8 +103,10 @@ http {{
         self.proc = subprocess.Popen(["nginx", "-c", conf, "-p", self.prefix], stderr=subprocess.PIPE)
         wait_port(self.port, self.proc)
 
+        self.scheme = "https" if "ssl" in listen else "http"
+
     def url(self, name):
-        return f"http://127.0.0.1:{self.port}/{name}"
+        return f"{self.scheme}://127.0.0.1:{self.port}/{name}"
 
     def stop(self):
         self.proc.terminate()

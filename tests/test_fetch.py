@@ -23,7 +23,8 @@ def crawl_env():
     t = tmpdir()
     imgs = os.path.join(t, "img")
     good = fetchlib.make_images(imgs, 30)
-    ng = fetchlib.Nginx(imgs, t)
+    log = os.path.join(t, "access.log")
+    ng = fetchlib.Nginx(imgs, t, extra=f"access_log {log} p;", http_extra="log_format p '$connection $status';")
     rows = [(ng.url(k), f"a photo number {i} \u00e9 \"quoted\"") for i, k in enumerate(sorted(good))]
     rows += [(ng.url("small.jpg"), "small"), (ng.url("wide.jpg"), "wide"), (ng.url("rotated.jpg"), "rotated"),
              (ng.url("missing.jpg"), "404")]
@@ -31,7 +32,9 @@ def crawl_env():
     fetchlib.make_db(db, rows)
     out = os.path.join(t, "out")
     fetchlib.fetch(db, out, "--shard-size", 8)
-    _env.update(t=t, ng=ng, db=db, out=out, good=good, rows=rows)
+    with open(log) as f:
+        conns = [line.split()[0] for line in f]
+    _env.update(t=t, ng=ng, db=db, out=out, good=good, rows=rows, conns=conns)
     return _env
 
 
@@ -46,6 +49,14 @@ def fetch_every_row_gets_its_state():
     assert st[n + 3][:2] == ("ok", "ok")
     assert st[n + 4][:3] == ("failed", "http_4xx", 404)
     assert all(s[3] == 1 for s in st.values()), "one attempt each"
+
+
+@test
+def fetch_http_keeps_connections_alive():
+    env = crawl_env()
+    conns = env["conns"]
+    assert len(conns) == len(env["rows"]), len(conns)
+    assert len(set(conns)) <= 8, f"{len(set(conns))} connections for {len(conns)} requests (--per-host 8)"
 
 
 @test
@@ -228,6 +239,38 @@ def fetch_ctrl_c_writes_what_is_done_and_resumes():
     st = fetchlib.states(db)
     assert sum(s[0] == "ok" for s in st.values()) == len(good), st
     assert st[len(good) + 1][:2] == ("retry", "timeout"), st[len(good) + 1]
+
+
+@test
+def fetch_https_uses_http2_on_few_connections():
+    env = crawl_env()
+    t = tmpdir()
+    cert, key = os.path.join(t, "cert.pem"), os.path.join(t, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    log = os.path.join(t, "access.log")
+    ng = fetchlib.Nginx(os.path.join(env["t"], "img"), t, listen="ssl http2",
+                        extra=f"ssl_certificate {cert}; ssl_certificate_key {key}; access_log {log} p;",
+                        http_extra="log_format p '$server_protocol $connection';")
+    try:
+        names = sorted(env["good"])[:12]
+        db = os.path.join(t, "h.db")
+        fetchlib.make_db(db, [(ng.url(n), n) for n in names])
+        p = fetchlib.fetch(db, os.path.join(t, "bad"), check=False)  # self-signed: refused without --ca-file
+        assert all(s[:2] == ("retry", "connect") for s in fetchlib.states(db).values()), fetchlib.states(db)
+        db2 = os.path.join(t, "h2.db")
+        fetchlib.make_db(db2, [(ng.url(n), n) for n in names])
+        fetchlib.fetch(db2, os.path.join(t, "out"), "--ca-file", cert)
+        assert all(s[:2] == ("ok", "ok") for s in fetchlib.states(db2).values())
+    finally:
+        ng.stop()
+    with open(log) as f:
+        lines = [line.split() for line in f]
+    assert len(lines) == len(names) and {p for p, _ in lines} == {"HTTP/2.0"}, lines
+    conns = {c for _, c in lines}
+    print(f"  https: {len(lines)} images over HTTP/2 on {len(conns)} connection(s)")
+    assert len(conns) <= 2, conns
 
 
 try:
