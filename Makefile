@@ -4,6 +4,7 @@
 #   make test       build and run every test; ends with "N passed, N failed"
 #   make asan       the same with AddressSanitizer + UBSan
 #   make bench      figures (tables with baselines measured in the same run)
+#   make chaos      kill -9 at random moments, restart, compare (tests/chaos/chaos_*.sh)
 #   make demo       the whole pipeline on the embedded synthetic dataset
 #   make install PREFIX=/usr/local
 
@@ -31,7 +32,7 @@ DEBS = build-essential pkg-config libsqlite3-dev libarchive-dev libcurl4-openssl
        libopenblas-dev libwebp-dev libpng-dev libjpeg-dev sqlite3 nginx-light wordnet-base \
        python3 python3-venv gzip bzip2 xz-utils zstd curl ca-certificates
 
-.PHONY: all deps deps-apt deps-venv test asan bench demo install clean
+.PHONY: all deps deps-apt deps-venv test asan bench chaos demo install clean
 all: ovseg
 
 ovseg: $(BUILD)/ovseg
@@ -98,6 +99,9 @@ asan: deps
 
 bench: deps ovseg
 	@sh tests/bench.sh
+
+chaos: deps ovseg
+	@for c in tests/chaos/chaos_*.sh; do sh "$$c" || exit 1; done
 
 demo: deps ovseg
 	@sh tests/demo.sh
