@@ -53,6 +53,7 @@ def fetch_every_fault_classified_within_timeout():
         ("status/503", "retry", "http_5xx", 503),
         ("corrupt", "failed", "decode_error", 200),
         (f"img/{img}", "ok", "ok", 200),
+        ("biglen", "failed", "too_large", None),
     ]
     rows = [(fs.url(p), f"caption {i}") for i, (p, *_) in enumerate(cases)]
     rows.append(("http://no-such-host.invalid/x.jpg", "dns"))
@@ -77,7 +78,7 @@ def fetch_every_fault_classified_within_timeout():
           f"peak RSS {rss:.1f} MB")
     assert wall <= TIMEOUT + 1.0, f"took {wall:.2f} s > timeout + 1 s"
     con = sqlite3.connect(db)
-    msg = con.execute("SELECT last_error FROM samples WHERE id = 13").fetchone()[0]
+    msg = con.execute("SELECT last_error FROM samples WHERE url LIKE '%/bomb'").fetchone()[0]
     assert "30000x30000" in msg, msg
 
 

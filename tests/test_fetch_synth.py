@@ -13,7 +13,7 @@ import fetchlib
 from harness import OVSEG, ROOT, main, test, tmpdir
 
 N = int(os.environ.get("OVSEG_SYNTH_N", "300"))
-SERVE = os.path.join(ROOT, "tests/serve-synth.sh")
+SERVE = os.environ.get("OVSEG_SERVE_SYNTH", os.path.join(ROOT, "tests/serve-synth.sh"))
 EXPECT = {  # truth.tsv kind -> allowed (state, reason) outcomes
     "ok": {("ok", "ok")}, "ok_redirect": {("ok", "ok")},
     "http403": {("failed", "http_4xx")}, "http404": {("failed", "http_4xx")}, "http410": {("failed", "http_4xx")},

@@ -17,6 +17,7 @@ Paths (IMAGES/NAME is a real image used by the paths that serve one):
     /noai/NAME          the image with X-Robots-Tag: noai                     -> noai
     /noai-other/NAME    X-Robots-Tag: otherbot: noai (not for us)             -> ok
     /bomb               a JPEG header claiming 30000x30000 pixels             -> too_large
+    /biglen             Content-Length: 1000000000 (then a little)            -> too_large
     /status/CODE        that HTTP status                                      -> http_4xx | http_5xx
     /corrupt            a JPEG header for 200x200, then garbage               -> decode_error
     /img/NAME           the image, plainly                                    -> ok
@@ -142,6 +143,13 @@ class Handler(BaseHTTPRequestHandler):
                 self.send(200, self.image(rest[0]), extra=[("X-Robots-Tag", "noai, noimageai")])
             elif kind == "noai-other":
                 self.send(200, self.image(rest[0]), extra=[("X-Robots-Tag", "otherbot: noai")])
+            elif kind == "biglen":
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", "1000000000")
+                self.end_headers()
+                self.wfile.write(jpeg_header(640, 480))
+                time.sleep(30)
             elif kind == "bomb":
                 self.send(200, jpeg_header(30000, 30000) + b"\x00" * 4096)
             elif kind == "status":
