@@ -1,9 +1,11 @@
 """fetchlib.py — what the fetch tests, the benchmark and the chaos script share: a folder of real
 images (Pillow), nginx serving it on 127.0.0.1, the fault server, and databases with samples rows
 inserted directly (the way `ovseg ingest` leaves them)."""
+import atexit
 import io
 import os
 import pwd
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -11,7 +13,23 @@ import sys
 import tarfile
 import time
 
-from harness import OVSEG, ROOT
+from harness import OVSEG, ROOT, tmpdir
+
+_tmps = []
+
+
+def tmp(prefix="ovseg-fetchtest-"):
+    """A fresh temp folder, removed when the process exits (kept with KEEP_TMP=1)."""
+    d = tmpdir(prefix)
+    _tmps.append(d)
+    return d
+
+
+@atexit.register
+def _cleanup():
+    if not os.environ.get("KEEP_TMP"):
+        for d in _tmps:
+            shutil.rmtree(d, ignore_errors=True)
 
 PY = sys.executable
 

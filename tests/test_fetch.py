@@ -11,7 +11,7 @@ import tarfile
 import time
 
 import fetchlib
-from harness import main, test, tmpdir
+from harness import main, test
 
 _env = {}
 
@@ -20,7 +20,7 @@ def crawl_env():
     """One nginx + image folder + a finished crawl shared by the read-only tests."""
     if _env:
         return _env
-    t = tmpdir()
+    t = fetchlib.tmp()
     imgs = os.path.join(t, "img")
     good = fetchlib.make_images(imgs, 30)
     log = os.path.join(t, "access.log")
@@ -142,7 +142,7 @@ def fetch_refuses_other_out_dir():
 @test
 def fetch_limit_then_rest_same_result():
     env = crawl_env()
-    t = tmpdir()
+    t = fetchlib.tmp()
     db = os.path.join(t, "l.db")
     fetchlib.make_db(db, env["rows"])
     out = os.path.join(t, "out")
@@ -157,7 +157,7 @@ def fetch_limit_then_rest_same_result():
 
 @test
 def fetch_retries_only_retriable_and_stops_after_retries():
-    t = tmpdir()
+    t = fetchlib.tmp()
     fs = fetchlib.FaultServer(t)
     db = os.path.join(t, "r.db")
     fetchlib.make_db(db, [(fs.url("status/503"), "5xx"), (fs.url("status/404"), "4xx")])
@@ -178,7 +178,7 @@ def fetch_resize_modes_and_jpg():
     for mode, fmt, check in [("center_crop", "jpg", lambda w, h, ow, oh: (w, h) == (128, 128)),
                              ("border", "webp", lambda w, h, ow, oh: (w, h) == (128, 128)),
                              ("none", "webp", lambda w, h, ow, oh: (w, h) == (ow, oh))]:
-        t = tmpdir()
+        t = fetchlib.tmp()
         db = os.path.join(t, "m.db")
         fetchlib.make_db(db, env["rows"][:4])
         fetchlib.fetch(db, os.path.join(t, "out"), "--resize", mode, "--format", fmt, "--image-size", 128)
@@ -195,7 +195,7 @@ def fetch_resize_modes_and_jpg():
 @test
 def fetch_cleans_stale_tmp_and_unrecorded_shards():
     env = crawl_env()
-    t = tmpdir()
+    t = fetchlib.tmp()
     db = os.path.join(t, "s.db")
     fetchlib.make_db(db, env["rows"][:5])
     out = os.path.join(t, "out")
@@ -215,7 +215,7 @@ def fetch_cleans_stale_tmp_and_unrecorded_shards():
 @test
 def fetch_ctrl_c_writes_what_is_done_and_resumes():
     env = crawl_env()
-    t = tmpdir()
+    t = fetchlib.tmp()
     fs = fetchlib.FaultServer(os.path.join(env["t"], "img"))
     db = os.path.join(t, "i.db")
     good = [r for r in env["rows"] if r[1] not in ("small", "wide", "404")]
@@ -244,7 +244,7 @@ def fetch_ctrl_c_writes_what_is_done_and_resumes():
 @test
 def fetch_https_uses_http2_on_few_connections():
     env = crawl_env()
-    t = tmpdir()
+    t = fetchlib.tmp()
     cert, key = os.path.join(t, "cert.pem"), os.path.join(t, "key.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
                     "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],

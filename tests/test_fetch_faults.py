@@ -9,7 +9,7 @@ import time
 import urllib.request
 
 import fetchlib
-from harness import OVSEG, main, test, tmpdir
+from harness import OVSEG, main, test
 
 TIMEOUT = 2.0
 
@@ -29,7 +29,7 @@ def run_measured(args):
 
 @test
 def fetch_every_fault_classified_within_timeout():
-    t = tmpdir()
+    t = fetchlib.tmp()
     fetchlib.make_images(os.path.join(t, "img"), 3)
     fs = fetchlib.FaultServer(os.path.join(t, "img"))
     closed = fetchlib.free_port()
@@ -84,7 +84,7 @@ def fetch_every_fault_classified_within_timeout():
 
 @test
 def fetch_memory_bounded_on_endless_body_and_bomb():
-    t = tmpdir()
+    t = fetchlib.tmp()
     fs = fetchlib.FaultServer(t)
     db = os.path.join(t, "m.db")
     fetchlib.make_db(db, [(fs.url(f"endless?{i}"), "e%d" % i) for i in range(8)] + [(fs.url("bomb"), "b")])
@@ -103,7 +103,7 @@ def fetch_memory_bounded_on_endless_body_and_bomb():
 
 @test
 def fetch_allow_noai_keeps_noai_images():
-    t = tmpdir()
+    t = fetchlib.tmp()
     fetchlib.make_images(os.path.join(t, "img"), 1)
     fs = fetchlib.FaultServer(os.path.join(t, "img"))
     db = os.path.join(t, "n.db")
@@ -132,7 +132,7 @@ def most_at_once(t, flags):
 
 @test
 def fetch_per_host_and_workers_caps_hold():
-    t = tmpdir()
+    t = fetchlib.tmp()
     fetchlib.make_images(os.path.join(t, "img"), 1)
     most = most_at_once(t, ["--per-host", "3", "--workers", "64"])
     assert most == 3, f"{most} transfers at once to one host with --per-host 3"

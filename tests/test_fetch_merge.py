@@ -8,7 +8,7 @@ import subprocess
 import tarfile
 
 import fetchlib
-from harness import OVSEG, main, test, tmpdir
+from harness import OVSEG, main, test
 
 
 def merge(*args):
@@ -17,7 +17,7 @@ def merge(*args):
 
 @test
 def merge_two_fetched_parts_into_one_db():
-    t = tmpdir()
+    t = fetchlib.tmp()
     imgs = os.path.join(t, "img")
     good = sorted(fetchlib.make_images(imgs, 12))
     ng = fetchlib.Nginx(imgs, t)
@@ -69,7 +69,7 @@ def merge_two_fetched_parts_into_one_db():
 
 @test
 def merge_renumbers_parts_ingested_separately():
-    t = tmpdir()
+    t = fetchlib.tmp()
     imgs = os.path.join(t, "img")
     good = sorted(fetchlib.make_images(imgs, 6))
     ng = fetchlib.Nginx(imgs, t)
@@ -102,7 +102,7 @@ def merge_renumbers_parts_ingested_separately():
 
 @test
 def merge_wrong_root_and_missing_part_are_user_errors():
-    t = tmpdir()
+    t = fetchlib.tmp()
     a = os.path.join(t, "a.db")
     fetchlib.make_db(a, [("http://x/1.jpg", "one")])
     p = merge(os.path.join(t, "all.db"), os.path.join(t, "nope.db"))

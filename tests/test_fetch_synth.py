@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import fetchlib
-from harness import OVSEG, ROOT, main, test, tmpdir
+from harness import OVSEG, ROOT, main, test
 
 N = int(os.environ.get("OVSEG_SYNTH_N", "300"))
 SERVE = os.environ.get("OVSEG_SERVE_SYNTH", os.path.join(ROOT, "tests/serve-synth.sh"))
@@ -33,7 +33,7 @@ def available():
 
 @test
 def fetch_synth_crawl_ok_exactly_the_good_rows():
-    t = tmpdir()
+    t = fetchlib.tmp()
     syn = os.path.join(t, "syn")
     port = fetchlib.free_port()
     subprocess.run([OVSEG, "synth", "--out", syn, "--n", str(N), "--eval-n", "4", "--tune-n", "4",

@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import fetchlib  # noqa: E402
-from harness import OVSEG, ROOT, tmpdir  # noqa: E402
+from harness import OVSEG, ROOT  # noqa: E402
 
 
 def cpu_children():
@@ -26,7 +26,7 @@ def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1500
     size = int(sys.argv[2]) if len(sys.argv) > 2 else 256
     cores = os.cpu_count()
-    t = tmpdir("ovseg-bench-fetch-")
+    t = fetchlib.tmp("ovseg-bench-fetch-")
     try:
         imgs = os.path.join(t, "img")
         names = fetchlib.fast_images(imgs, n, 640, 480)

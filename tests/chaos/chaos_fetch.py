@@ -17,13 +17,13 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import fetchlib  # noqa: E402
-from harness import OVSEG, tmpdir  # noqa: E402
+from harness import OVSEG  # noqa: E402
 
 FLAGS = ["--shard-size", "7", "--workers", "8", "--per-host", "8", "--threads", "1", "--image-size", "128"]
 
 
 def setup(n_images=int(os.environ.get("OVSEG_CHAOS_IMAGES", "120"))):
-    t = tmpdir("ovseg-chaos-")
+    t = fetchlib.tmp("ovseg-chaos-")
     imgs = os.path.join(t, "img")
     names = fetchlib.fast_images(imgs, n_images, 480, 360)
     fetchlib.make_images(imgs, 0)  # small.jpg, wide.jpg, rotated.jpg
