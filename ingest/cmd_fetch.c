@@ -72,7 +72,7 @@ int cmd_fetch(int argc, char **argv) {
         {"per-host", OVS_ARG_INT, &per_host, "downloads at once to one host (8)"},
         {"shard-size", OVS_ARG_INT, &shard, "samples per shard (10000)"},
         {"image-size", OVS_ARG_INT, &size, "target size in pixels (256)"},
-        {"resize", OVS_ARG_STR, &resize, "keep_ratio (smaller side = size) | center_crop | border | none"},
+        {"resize", OVS_ARG_STR, &resize, "keep_ratio (smaller side = size; default) | center_crop | border | none"},
         {"format", OVS_ARG_STR, &format, "stored image format: webp | jpg (webp)"},
         {"quality", OVS_ARG_INT, &quality, "encoder quality 1..100 (90)"},
         {"timeout", OVS_ARG_DOUBLE, &o.timeout_s, "seconds per download, redirects included (10)"},
