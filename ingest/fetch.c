@@ -519,26 +519,26 @@ static void show_progress(fetcher *f, ovs_progress *pr) {
     ovs_progress_update(pr, f->st->done, extra);
 }
 
-static int online_cpus(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
+/* --threads, or one image thread per core. */
+static int image_threads(const ovs_fetch_opts *o) {
+    long n = o->threads > 0 ? o->threads : sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
 }
 
 /* The main loop: keep downloads and image threads busy, collect outcomes, cut shards. */
 static int crawl(fetcher *f, ovs_err *e) {
     const ovs_fetch_opts *o = f->o;
-    int nth = o->threads > 0 ? (o->threads > MAX_THREADS ? MAX_THREADS : o->threads) : online_cpus();
-    int backlog_cap = 4 * nth + 32, backlog = 0, rc = 0;
+    int backlog_cap = 4 * image_threads(o) + 32, backlog = 0, rc = 0;
     ovs_progress pr;
     ovs_progress_start(&pr, "fetch", f->st->total);
     while (!rc) {
-        /* start downloads while there is room in the network layer and the image queue */
         if (o->stop && *o->stop && !f->st->interrupted) {
             f->st->interrupted = 1;
             ovs_progress_end(&pr);
             ovs_info("fetch: interrupted: finishing the %lld downloads under way, then writing the last shard",
                      (long long)f->inpipe);
         }
+        /* start downloads while there is room in the network layer and the image queue */
         while (!f->st->interrupted && ovs_http_pending(f->http) < 2 * o->workers && backlog < backlog_cap) {
             if (f->qpos == f->nqueue) {
                 if (f->exhausted) break;
@@ -588,9 +588,8 @@ int ovs_fetch_run(ovs_db *db, const ovs_fetch_opts *o, ovs_fetch_stats *st, ovs_
                         .max_bytes = o->max_bytes, .max_pixels = o->max_pixels, .user_agent = o->user_agent,
                         .allow_noai = o->allow_noai, .ca_file = o->ca_file};
     if (!rc) rc = ovs_http_new(&f->http, &ho, e);
-    int nth = o->threads > 0 ? (o->threads > MAX_THREADS ? MAX_THREADS : o->threads) : online_cpus();
     if (!rc) {
-        rc = pool_start(&f->pool, nth, o, f->http, e);
+        rc = pool_start(&f->pool, image_threads(o), o, f->http, e);
         f->pool_started = 1;
     }
     if (!rc) rc = crawl(f, e);
