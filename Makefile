@@ -4,6 +4,7 @@
 #   make test       build and run every test; ends with "N passed, N failed"
 #   make asan       the same with AddressSanitizer + UBSan
 #   make bench      figures (tables with baselines measured in the same run)
+#   make chaos      kill -9 at random moments, restart, compare (tests/chaos/chaos_*.sh)
 #   make demo       the whole pipeline on the embedded synthetic dataset
 #   make install PREFIX=/usr/local
 
@@ -12,7 +13,7 @@ PREFIX  ?= /usr/local
 BUILD   ?= build
 VENV    ?= .venv
 PYTHON  ?= python3
-PKGS     = sqlite3 libarchive libcurl libpcre2-8 openblas libwebp libpng libjpeg
+PKGS     = sqlite3 libarchive libcurl libpcre2-8 openblas libwebp libpng libjpeg libcrypto
 OPT     ?= -O2
 CFLAGS  += -std=c17 $(OPT) -g -Wall -Wextra -Werror -fopenmp -D_GNU_SOURCE -I. \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -35,7 +36,7 @@ FUZZ_REPLAY = $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/replay_%)
 DEP      = $(LIB_OBJ:.o=.d) $(BUILD)/ovseg.d
 
 # Debian packages: build, runtime, test servers and data.
-DEBS = build-essential pkg-config libsqlite3-dev libarchive-dev libcurl4-openssl-dev libpcre2-dev \
+DEBS = build-essential pkg-config libsqlite3-dev libarchive-dev libcurl4-openssl-dev libssl-dev libpcre2-dev \
        libopenblas-dev libwebp-dev libpng-dev libjpeg-dev sqlite3 nginx-light wordnet-base \
        python3 python3-venv gzip bzip2 xz-utils zstd curl ca-certificates clang libomp-dev \
        libopenmpi-dev openmpi-bin

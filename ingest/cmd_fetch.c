@@ -1,13 +1,24 @@
 /* cmd_fetch.c — `ovseg fetch DB --out DIR [...]`: download the pending samples of DB into
  * WebDataset tar shards in DIR (see ingest/fetch.h and docs/fetch.md). */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db/db.h"
 #include "ingest/fetch.h"
 #include "util/args.h"
 #include "util/cli.h"
 #include "util/log.h"
+
+/* Ctrl-C / SIGTERM: the first asks the crawl to wrap up (see ovs_fetch_opts.stop); the second,
+ * with the default action restored, kills (which is safe too: the next run resumes). */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
 
 static int parse_resize(const char *s, ovs_resize_mode *m, ovs_err *e) {
     static const char *const names[] = {"keep_ratio", "center_crop", "border", "none"};
@@ -30,6 +41,7 @@ static int check_opts(const ovs_fetch_opts *o, int64_t workers, int64_t per_host
     if (o->max_bytes < 1) return ovs_errf(e, OVS_EUSER, "--max-bytes: must be positive");
     if (o->max_pixels < 1) return ovs_errf(e, OVS_EUSER, "--max-pixels: must be positive");
     if (o->limit < 0) return ovs_errf(e, OVS_EUSER, "--limit: must not be negative");
+    if (o->ca_file && access(o->ca_file, R_OK)) return ovs_errno(e, OVS_EUSER, "--ca-file %s", o->ca_file);
     return 0;
 }
 
@@ -60,7 +72,7 @@ int cmd_fetch(int argc, char **argv) {
         {"per-host", OVS_ARG_INT, &per_host, "downloads at once to one host (8)"},
         {"shard-size", OVS_ARG_INT, &shard, "samples per shard (10000)"},
         {"image-size", OVS_ARG_INT, &size, "target size in pixels (256)"},
-        {"resize", OVS_ARG_STR, &resize, "keep_ratio (smaller side = size) | center_crop | border | none"},
+        {"resize", OVS_ARG_STR, &resize, "keep_ratio (smaller side = size; default) | center_crop | border | none"},
         {"format", OVS_ARG_STR, &format, "stored image format: webp | jpg (webp)"},
         {"quality", OVS_ARG_INT, &quality, "encoder quality 1..100 (90)"},
         {"timeout", OVS_ARG_DOUBLE, &o.timeout_s, "seconds per download, redirects included (10)"},
@@ -70,6 +82,7 @@ int cmd_fetch(int argc, char **argv) {
         {"min-size", OVS_ARG_INT, &min_size, "smallest allowed smaller side of the original (64)"},
         {"max-aspect", OVS_ARG_DOUBLE, &o.max_aspect, "largest allowed long/short side ratio; 0 = any (3)"},
         {"user-agent", OVS_ARG_STR, &o.user_agent, "User-Agent header"},
+        {"ca-file", OVS_ARG_STR, &o.ca_file, "CA certificates (PEM) for https instead of the system's"},
         {"allow-noai", OVS_ARG_FLAG, &o.allow_noai, "ignore X-Robots-Tag noai/noimageai/noindex/noimageindex"},
         {"limit", OVS_ARG_COUNT, &o.limit, "do at most N samples this run (0 = all)"},
         {"threads", OVS_ARG_INT, &threads, "image decode/encode threads (0 = one per core)"},
@@ -99,7 +112,18 @@ int cmd_fetch(int argc, char **argv) {
     if ((rc = ovs_db_open(&db, pos[0], 0, &e))) return ovs_cli_finish("fetch", rc, &e);
     if ((rc = ovs_db_run_start(&db, "fetch", argc, argv, &e))) { ovs_db_close(&db); return ovs_cli_finish("fetch", rc, &e); }
     ovs_fetch_stats st;
+    o.stop = &interrupted;
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     rc = ovs_fetch_run(&db, &o, &st, &e);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    if (!rc && st.interrupted)
+        rc = ovs_errf(&e, OVS_EUSER, "interrupted after %lld samples (%lld ok, in shards); run again to continue",
+                      (long long)st.done, (long long)st.by_reason[OVS_R_OK]);
     ovs_buf counts = {0};
     ovs_fetch_stats_json(&st, &counts);
     ovs_err e2 = {0};

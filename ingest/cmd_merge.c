@@ -25,14 +25,14 @@ static int resolve_root(const char *root, const char *dbpath, char out[PATH_MAX]
 
 static int check_root(ovs_db *db, const char *root, ovs_err *e) {
     sqlite3_stmt *s;
-    if (ovs_db_prepare(db, &s, "SELECT value FROM meta WHERE key = 'shards_root'", e)) return e->code;
+    if (ovs_db_prepare(db, &s, "SELECT value FROM meta WHERE key = 'fetch_root'", e)) return e->code;
     int rc = 0, found = sqlite3_step(s) == SQLITE_ROW;
     if (found && strcmp((const char *)sqlite3_column_text(s, 0), root))
         rc = ovs_errf(e, OVS_EUSER, "--root %s: the shard paths of %s are relative to %s (use --root %s)", root,
                       db->path, sqlite3_column_text(s, 0), sqlite3_column_text(s, 0));
     sqlite3_finalize(s);
     if (rc || found) return rc;
-    if (ovs_db_prepare(db, &s, "INSERT INTO meta(key, value) VALUES('shards_root', ?)", e)) return e->code;
+    if (ovs_db_prepare(db, &s, "INSERT INTO meta(key, value) VALUES('fetch_root', ?)", e)) return e->code;
     sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_DONE) rc = ovs_errf(e, OVS_EINTERNAL, "%s: %s", db->path, sqlite3_errmsg(db->h));
     sqlite3_finalize(s);
@@ -47,8 +47,8 @@ int cmd_merge(int argc, char **argv) {
     const ovs_cmd_spec spec = {
         .verb = "merge", .usage = "DB PART_DB... [--root DIR]",
         .summary = "Merge the databases of a crawl split over machines (ingest --part i/N, then fetch on each)\n"
-                   "into DB: sources, samples with their states, rejects and shard rows. Sample ids are kept;\n"
-                   "a part merged before is skipped.",
+                   "into DB: sources, samples with their states, rejects and shard rows. Samples are matched by\n"
+                   "URL; ids are kept when free, else the part is numbered on. A part merged before is skipped.",
         .opts = opts, .min_pos = 2, .max_pos = -1};
     ovs_err e = {0};
     enum { MAXPARTS = 4096 };
@@ -56,7 +56,12 @@ int cmd_merge(int argc, char **argv) {
     if (!pos) return ovs_cli_finish("merge", ovs_errf(&e, OVS_EINTERNAL, "out of memory"), &e);
     int np, rc = ovs_args_parse(&spec, argc, argv, pos, MAXPARTS, &np, &e);
     if (!rc && np > MAXPARTS) rc = ovs_errf(&e, OVS_EUSER, "at most %d parts at once", MAXPARTS - 1);
-    char rootabs[PATH_MAX];
+    char rootabs[PATH_MAX], self[PATH_MAX], part[PATH_MAX];
+    int have_self = realpath(pos[0], self) != NULL;
+    for (int i = 1; i < np && !rc; i++) { /* check the parts before touching DB */
+        if (!realpath(pos[i], part)) rc = ovs_errno(&e, OVS_EUSER, "%s", pos[i]);
+        else if (have_self && !strcmp(part, self)) rc = ovs_errf(&e, OVS_EUSER, "%s: cannot merge a database into itself", pos[i]);
+    }
     if (!rc) rc = resolve_root(root, pos[0], rootabs, &e);
     ovs_db db = {0};
     if (!rc) rc = ovs_db_open(&db, pos[0], OVS_DB_CREATE, &e);
@@ -70,17 +75,18 @@ int cmd_merge(int argc, char **argv) {
     }
     char counts[512];
     snprintf(counts, sizeof counts,
-             "{\"parts\":%lld,\"skipped_parts\":%lld,\"samples\":%lld,\"updated\":%lld,\"duplicates\":%lld,"
-             "\"shards\":%lld,\"rejects\":%lld}",
-             (long long)st.parts, (long long)st.skipped_parts, (long long)st.samples, (long long)st.updated,
-             (long long)st.duplicates, (long long)st.shards, (long long)st.rejects);
+             "{\"parts\":%lld,\"skipped_parts\":%lld,\"renumbered_parts\":%lld,\"samples\":%lld,\"updated\":%lld,"
+             "\"duplicates\":%lld,\"shards\":%lld,\"rejects\":%lld}",
+             (long long)st.parts, (long long)st.skipped_parts, (long long)st.renumbered, (long long)st.samples,
+             (long long)st.updated, (long long)st.duplicates, (long long)st.shards, (long long)st.rejects);
     ovs_err e2 = {0};
     ovs_db_run_end(&db, rc == 0, counts, &e2);
     ovs_db_close(&db);
     if (!rc)
-        ovs_info("merge: %lld parts (%lld skipped): %lld samples added, %lld updated, %lld duplicate URLs skipped, "
-                 "%lld shards, %lld rejects; shard paths relative to %s",
-                 (long long)st.parts, (long long)st.skipped_parts, (long long)st.samples, (long long)st.updated,
+        ovs_info("merge: %lld parts (%lld skipped, %lld renumbered): %lld samples added, %lld updated, %lld URLs "
+                 "already there, %lld shards, %lld rejects; shard paths relative to %s",
+                 (long long)st.parts, (long long)st.skipped_parts, (long long)st.renumbered, (long long)st.samples,
+                 (long long)st.updated,
                  (long long)st.duplicates, (long long)st.shards, (long long)st.rejects, rootabs);
     free(pos);
     return ovs_cli_finish("merge", rc, &e);

@@ -462,7 +462,7 @@ static int check_out_dir(fetcher *f, ovs_err *e) {
     char real[PATH_MAX];
     if (!realpath(f->o->out_dir, real)) return ovs_errno(e, OVS_EUSER, "%s", f->o->out_dir);
     sqlite3_stmt *s;
-    if (ovs_db_prepare(f->db, &s, "SELECT value FROM meta WHERE key = 'fetch_out'", e)) return e->code;
+    if (ovs_db_prepare(f->db, &s, "SELECT value FROM meta WHERE key = 'fetch_root'", e)) return e->code;
     int rc = 0;
     if (sqlite3_step(s) == SQLITE_ROW) {
         const char *had = (const char *)sqlite3_column_text(s, 0);
@@ -473,7 +473,7 @@ static int check_out_dir(fetcher *f, ovs_err *e) {
         return rc;
     }
     sqlite3_finalize(s);
-    if (ovs_db_prepare(f->db, &s, "INSERT INTO meta(key, value) VALUES('fetch_out', ?)", e)) return e->code;
+    if (ovs_db_prepare(f->db, &s, "INSERT INTO meta(key, value) VALUES('fetch_root', ?)", e)) return e->code;
     sqlite3_bind_text(s, 1, real, -1, SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_DONE) rc = sql_fail(f, e, "recording the output folder");
     sqlite3_finalize(s);
@@ -499,11 +499,11 @@ static int prepare_all(fetcher *f, ovs_err *e) {
            ovs_db_prepare(f->db, &f->upd_fail,
                           "UPDATE samples SET state = ?2, reason = ?3, http_status = ?4, attempts = attempts + 1,"
                           " last_error = ?5, bytes = ?6, orig_width = ?7, orig_height = ?8, sha256 = ?9,"
-                          " width = NULL, height = NULL, shard_id = NULL, member_offset = NULL WHERE id = ?1", e) ||
+                          " width = NULL, height = NULL, shard_id = NULL, member_offset = NULL, shard_key = NULL WHERE id = ?1", e) ||
            ovs_db_prepare(f->db, &f->upd_ok,
                           "UPDATE samples SET state = 'ok', reason = 'ok', http_status = ?2, attempts = attempts + 1,"
                           " last_error = NULL, bytes = ?3, orig_width = ?4, orig_height = ?5, width = ?6, height = ?7,"
-                          " sha256 = ?8, shard_id = ?9, member_offset = ?10 WHERE id = ?1", e) ||
+                          " sha256 = ?8, shard_id = ?9, member_offset = ?10, shard_key = NULL WHERE id = ?1", e) ||
            ovs_db_prepare(f->db, &f->ins_shard,
                           "INSERT INTO shards(kind, path, samples, bytes, sha256, run_id, created_at, stats)"
                           " VALUES('raw', ?, ?, ?, ?, ?, ?, ?)", e);
@@ -519,21 +519,27 @@ static void show_progress(fetcher *f, ovs_progress *pr) {
     ovs_progress_update(pr, f->st->done, extra);
 }
 
-static int online_cpus(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
+/* --threads, or one image thread per core. */
+static int image_threads(const ovs_fetch_opts *o) {
+    long n = o->threads > 0 ? o->threads : sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
 }
 
 /* The main loop: keep downloads and image threads busy, collect outcomes, cut shards. */
 static int crawl(fetcher *f, ovs_err *e) {
     const ovs_fetch_opts *o = f->o;
-    int nth = o->threads > 0 ? (o->threads > MAX_THREADS ? MAX_THREADS : o->threads) : online_cpus();
-    int backlog_cap = 4 * nth + 32, backlog = 0, rc = 0;
+    int backlog_cap = 4 * image_threads(o) + 32, backlog = 0, rc = 0;
     ovs_progress pr;
     ovs_progress_start(&pr, "fetch", f->st->total);
     while (!rc) {
+        if (o->stop && *o->stop && !f->st->interrupted) {
+            f->st->interrupted = 1;
+            ovs_progress_end(&pr);
+            ovs_info("fetch: interrupted: finishing the %lld downloads under way, then writing the last shard",
+                     (long long)f->inpipe);
+        }
         /* start downloads while there is room in the network layer and the image queue */
-        while (ovs_http_pending(f->http) < 2 * o->workers && backlog < backlog_cap) {
+        while (!f->st->interrupted && ovs_http_pending(f->http) < 2 * o->workers && backlog < backlog_cap) {
             if (f->qpos == f->nqueue) {
                 if (f->exhausted) break;
                 if ((rc = load_more(f, e)) || !f->nqueue) break;
@@ -543,7 +549,7 @@ static int crawl(fetcher *f, ovs_err *e) {
             if ((rc = ovs_http_add(f->http, it->url, it, e))) { f->inpipe--, item_free(it); break; }
         }
         if (rc) break;
-        int more = f->qpos < f->nqueue || !f->exhausted;
+        int more = !f->st->interrupted && (f->qpos < f->nqueue || !f->exhausted);
         if (!more && f->inpipe == 0) break;
         if ((rc = ovs_http_step(f->http, 100, on_http_done, f, e))) break;
         item *it = pool_take(&f->pool, &backlog);
@@ -580,11 +586,10 @@ int ovs_fetch_run(ovs_db *db, const ovs_fetch_opts *o, ovs_fetch_stats *st, ovs_
     if (!rc && !(f->ok = calloc((size_t)o->shard_size + 1, sizeof *f->ok))) rc = ovs_errf(e, OVS_EINTERNAL, "out of memory");
     ovs_http_opts ho = {.max_inflight = o->workers, .per_host = o->per_host, .timeout_ms = (long)(o->timeout_s * 1000),
                         .max_bytes = o->max_bytes, .max_pixels = o->max_pixels, .user_agent = o->user_agent,
-                        .allow_noai = o->allow_noai};
+                        .allow_noai = o->allow_noai, .ca_file = o->ca_file};
     if (!rc) rc = ovs_http_new(&f->http, &ho, e);
-    int nth = o->threads > 0 ? (o->threads > MAX_THREADS ? MAX_THREADS : o->threads) : online_cpus();
     if (!rc) {
-        rc = pool_start(&f->pool, nth, o, f->http, e);
+        rc = pool_start(&f->pool, image_threads(o), o, f->http, e);
         f->pool_started = 1;
     }
     if (!rc) rc = crawl(f, e);

@@ -3,6 +3,7 @@
 #ifndef OVS_FETCH_H
 #define OVS_FETCH_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,9 +30,13 @@ typedef struct ovs_fetch_opts {
     int min_size;         /* smaller side of the original, pixels */
     double max_aspect;    /* long side / short side of the original; <= 0: no limit */
     const char *user_agent;
+    const char *ca_file;  /* CA bundle for https; NULL = the system's */
     int allow_noai;
     int64_t limit;        /* at most this many samples this run; 0 = all */
     int threads;          /* image threads; 0 = one per core */
+    volatile sig_atomic_t *stop; /* may be NULL; when it becomes non-zero (Ctrl-C), no new downloads
+                                  * start, those running finish, and the samples done so far are
+                                  * written as a last shard */
 } ovs_fetch_opts;
 
 /* Defaults of the flags (as documented in `ovseg fetch --help`). */
@@ -60,6 +65,7 @@ typedef struct ovs_fetch_stats {
     int64_t download_bytes, stored_bytes;
     int64_t removed_tmp, removed_orphans;
     double seconds;
+    int interrupted;      /* stopped early by *stop */
 } ovs_fetch_stats;
 
 /* Runs the crawl on db (opened, run recorded by the caller). Does what is left: pending samples

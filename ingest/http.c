@@ -259,6 +259,7 @@ static int start(ovs_http *h, req *r) {
     curl_easy_setopt(c, CURLOPT_PIPEWAIT, strncasecmp(r->url, "https:", 6) ? 0L : 1L);
     curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 65536L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, h->o.user_agent);
+    if (h->o.ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, h->o.ca_file);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->curl_error);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r);

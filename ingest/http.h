@@ -42,6 +42,7 @@ typedef struct ovs_http_opts {
     int64_t max_pixels;   /* > 0: abort once the body's image header shows more pixels */
     const char *user_agent;
     int allow_noai;       /* 1: ignore X-Robots-Tag noai/noimageai/noindex/noimageindex */
+    const char *ca_file;  /* CA bundle for https; NULL = the system's */
 } ovs_http_opts;
 
 /* A finished transfer, handed to the callback. The callback may take body (then set body.data

@@ -113,41 +113,53 @@ static int merge_shards(ovs_db *db, const char *prefix, ovs_merge_stats *st, ovs
 static const char SAMPLE_COLS[] = "state, reason, http_status, attempts, last_error, bytes, orig_width, orig_height,"
                                   " width, height, sha256";
 
-static int merge_samples(ovs_db *db, const char *part_path, ovs_merge_stats *st, ovs_err *e) {
-    int64_t n = 0;
-    sqlite3_stmt *s;
-    if (ovs_db_prepare(db, &s, "SELECT p.id, p.url, m.url FROM part.samples p JOIN main.samples m ON m.id = p.id"
-                               " WHERE m.url_hash != p.url_hash LIMIT 1", e))
+/* Maps every sample of the part to its id in main (temp.merge_sample): a URL main already has keeps
+ * main's id (existing = 1); the others keep their own id, unless one of those ids is taken in main
+ * (parts ingested separately both count from 1): then all of them are numbered on from max(id). */
+static int map_samples(ovs_db *db, ovs_merge_stats *st, ovs_err *e) {
+    int64_t taken = 0;
+    if (run(db, "INSERT INTO temp.merge_sample(old, new, existing) SELECT p.id, m.id, 1 FROM part.samples p"
+                " JOIN main.samples m ON m.url_hash = p.url_hash", NULL, NULL, NULL, e) ||
+        ovs_db_int(db, "SELECT count(*) FROM part.samples p WHERE p.id NOT IN (SELECT old FROM temp.merge_sample)"
+                       " AND p.id IN (SELECT id FROM main.samples)", &taken, e))
         return e->code;
-    int rc = 0;
-    if (sqlite3_step(s) == SQLITE_ROW)
-        rc = ovs_errf(e, OVS_EUSER, "%s: sample id %lld is %.200s there but %.200s in %s: the parts' ids collide "
-                      "(ingest each part with --part i/N, which keeps ids global)", part_path,
-                      (long long)sqlite3_column_int64(s, 0), sqlite3_column_text(s, 1), sqlite3_column_text(s, 2), db->path);
-    sqlite3_finalize(s);
-    if (rc) return rc;
-    char sql[1600];
-    /* the same sample in both: take the part's outcome when it knows more */
+    const char *sql = taken ? "INSERT INTO temp.merge_sample(old, new, existing) SELECT id, (SELECT coalesce(max(id), 0)"
+                              " FROM main.samples) + row_number() OVER (ORDER BY id), 0 FROM part.samples"
+                              " WHERE id NOT IN (SELECT old FROM temp.merge_sample)"
+                            : "INSERT INTO temp.merge_sample(old, new, existing) SELECT id, id, 0 FROM part.samples"
+                              " WHERE id NOT IN (SELECT old FROM temp.merge_sample)";
+    if (run(db, sql, NULL, NULL, NULL, e)) return e->code;
+    st->renumbered += taken ? 1 : 0;
+    return 0;
+}
+
+/* Samples: new ones inserted under their mapped id; ones main has already take the part's outcome
+ * when it knows more (main pending, or part ok and main not). shard_key keeps the key the sample
+ * has in its raw shard when that differs from its id. */
+static int merge_samples(ovs_db *db, ovs_merge_stats *st, ovs_err *e) {
+    int64_t n = 0;
+    if (map_samples(db, st, e)) return e->code;
+    char sql[2000];
     snprintf(sql, sizeof sql,
-             "UPDATE main.samples SET (%s, shard_id, member_offset) = (SELECT %s, t.new, p.member_offset"
-             " FROM part.samples p LEFT JOIN temp.merge_shard t ON t.old = p.shard_id WHERE p.id = main.samples.id)"
-             " WHERE id IN (SELECT p.id FROM part.samples p JOIN main.samples m ON m.id = p.id WHERE p.state != 'pending'"
+             "UPDATE main.samples SET (%s, shard_id, member_offset, shard_key) = (SELECT %s, t.new, p.member_offset,"
+             " CASE WHEN p.shard_id IS NOT NULL AND coalesce(p.shard_key, p.id) != ms.new THEN coalesce(p.shard_key, p.id) END"
+             " FROM part.samples p JOIN temp.merge_sample ms ON ms.old = p.id LEFT JOIN temp.merge_shard t ON t.old = p.shard_id"
+             " WHERE ms.new = main.samples.id)"
+             " WHERE id IN (SELECT ms.new FROM temp.merge_sample ms JOIN part.samples p ON p.id = ms.old"
+             " JOIN main.samples m ON m.id = ms.new WHERE ms.existing AND p.state != 'pending'"
              " AND (m.state = 'pending' OR (m.state != 'ok' AND p.state = 'ok')))", SAMPLE_COLS, SAMPLE_COLS);
     if (run(db, sql, NULL, NULL, &n, e)) return e->code;
     st->updated += n;
-    if (ovs_db_int(db, "SELECT count(*) FROM part.samples p JOIN main.samples m ON m.url_hash = p.url_hash"
-                       " AND m.id != p.id", &n, e))
-        return e->code;
+    if (ovs_db_int(db, "SELECT count(*) FROM temp.merge_sample WHERE existing", &n, e)) return e->code;
     st->duplicates += n;
     snprintf(sql, sizeof sql,
-             "INSERT INTO main.samples(id, url, url_hash, caption, source_id, line, %s, shard_id, member_offset)"
-             " SELECT p.id, p.url, p.url_hash, p.caption, s.new, p.line, p.state, p.reason, p.http_status, p.attempts,"
-             " p.last_error, p.bytes, p.orig_width, p.orig_height, p.width, p.height, p.sha256, t.new, p.member_offset"
-             " FROM part.samples p JOIN temp.merge_src s ON s.old = p.source_id"
-             " LEFT JOIN temp.merge_shard t ON t.old = p.shard_id"
-             " WHERE NOT EXISTS (SELECT 1 FROM main.samples m WHERE m.id = p.id)"
-             " AND NOT EXISTS (SELECT 1 FROM main.samples m WHERE m.url_hash = p.url_hash) ORDER BY p.id",
-             SAMPLE_COLS);
+             "INSERT INTO main.samples(id, url, url_hash, caption, source_id, line, %s, shard_id, member_offset, shard_key)"
+             " SELECT ms.new, p.url, p.url_hash, p.caption, s.new, p.line, p.state, p.reason, p.http_status, p.attempts,"
+             " p.last_error, p.bytes, p.orig_width, p.orig_height, p.width, p.height, p.sha256, t.new, p.member_offset,"
+             " CASE WHEN p.shard_id IS NOT NULL AND coalesce(p.shard_key, p.id) != ms.new THEN coalesce(p.shard_key, p.id) END"
+             " FROM part.samples p JOIN temp.merge_sample ms ON ms.old = p.id AND NOT ms.existing"
+             " JOIN temp.merge_src s ON s.old = p.source_id LEFT JOIN temp.merge_shard t ON t.old = p.shard_id"
+             " ORDER BY ms.new", SAMPLE_COLS);
     if (run(db, sql, NULL, NULL, &n, e)) return e->code;
     st->samples += n;
     if (run(db, "INSERT OR IGNORE INTO main.rejects(source_id, line, reason, excerpt) SELECT s.new, r.line, r.reason,"
@@ -161,7 +173,7 @@ static int merge_samples(ovs_db *db, const char *part_path, ovs_merge_stats *st,
 static int shard_prefix(ovs_db *db, const char *root, char *prefix, size_t n) {
     char out[PATH_MAX], rel[PATH_MAX];
     prefix[0] = 0;
-    if (!meta_get(db, "part", "fetch_out", out, sizeof out)) return 0;
+    if (!meta_get(db, "part", "fetch_root", out, sizeof out)) return 0;
     ovs_relpath(out, root, rel, sizeof rel);
     size_t l = strlen(rel);
     if (!strcmp(rel, ".") || l + 2 > n) return 0;
@@ -170,7 +182,7 @@ static int shard_prefix(ovs_db *db, const char *root, char *prefix, size_t n) {
     return 0;
 }
 
-static int merge_in_tx(ovs_db *db, const char *part_path, const char *real, const char *root, ovs_merge_stats *st,
+static int merge_in_tx(ovs_db *db, const char *real, const char *root, ovs_merge_stats *st,
                        ovs_err *e) {
     char key[PATH_MAX + 16], prefix[PATH_MAX], now[32];
     snprintf(key, sizeof key, "merged:%s", real);
@@ -181,11 +193,14 @@ static int merge_in_tx(ovs_db *db, const char *part_path, const char *real, cons
     shard_prefix(db, root, prefix, sizeof prefix);
     if (run(db, "CREATE TEMP TABLE IF NOT EXISTS merge_src(old INTEGER PRIMARY KEY, new INTEGER)", NULL, NULL, NULL, e) ||
         run(db, "CREATE TEMP TABLE IF NOT EXISTS merge_shard(old INTEGER PRIMARY KEY, new INTEGER)", NULL, NULL, NULL, e) ||
+        run(db, "CREATE TEMP TABLE IF NOT EXISTS merge_sample(old INTEGER PRIMARY KEY, new INTEGER, existing INTEGER)",
+            NULL, NULL, NULL, e) ||
+        run(db, "DELETE FROM temp.merge_sample", NULL, NULL, NULL, e) ||
         run(db, "DELETE FROM temp.merge_src", NULL, NULL, NULL, e) || run(db, "DELETE FROM temp.merge_shard", NULL, NULL, NULL, e))
         return e->code;
     int rc = merge_sources(db, e);
     if (!rc) rc = merge_shards(db, prefix, st, e);
-    if (!rc) rc = merge_samples(db, part_path, st, e);
+    if (!rc) rc = merge_samples(db, st, e);
     ovs_iso_time(now);
     if (!rc) rc = meta_set(db, key, now, e);
     if (!rc) st->parts++;
@@ -209,7 +224,7 @@ int ovs_merge_part(ovs_db *db, const char *part_path, const char *root, ovs_merg
     if (run(db, "ATTACH DATABASE ? AS part", real, NULL, NULL, e)) return ovs_errctx(e, "%s", part_path);
     int rc = ovs_db_begin(db, e);
     if (!rc) {
-        rc = merge_in_tx(db, part_path, real, root, st, e);
+        rc = merge_in_tx(db, real, root, st, e);
         if (!rc) rc = ovs_db_commit(db, e);
         if (rc) ovs_db_rollback(db);
     }

@@ -12,12 +12,14 @@
 typedef struct ovs_merge_stats {
     int64_t parts, skipped_parts;  /* skipped: merged before */
     int64_t samples, updated, duplicates, shards, rejects;
+    int64_t renumbered;            /* parts whose sample ids were taken in DB: numbered on */
 } ovs_merge_stats;
 
 /* Merges the database at part_path into db, in one transaction. Shard paths (relative to the
- * part's fetch folder) become relative to root (an existing folder). Sample ids are kept (shard
- * keys are sample ids), so parts must not give one id to different URLs: that is an OVS_EUSER
- * error and nothing of the part is merged. A part merged before is skipped. */
+ * part's fetch folder) become relative to root (an existing folder). Samples are matched by URL
+ * (url_hash); new ones keep their id when it is free in db, otherwise the whole part is numbered on
+ * from db's largest id, and samples.shard_key keeps their key in the raw shard. A part merged
+ * before is skipped. Only ingest and fetch data are merged (run entities etc. after merging). */
 int ovs_merge_part(ovs_db *db, const char *part_path, const char *root, ovs_merge_stats *st, ovs_err *e);
 
 /* Writes into out the path of target relative to folder base (both absolute, no "." or ".."). */

@@ -57,6 +57,7 @@ CREATE TABLE samples (
   sha256       TEXT,                    -- of the downloaded bytes
   shard_id     INTEGER REFERENCES shards(id),
   member_offset INTEGER,                -- byte offset of the image member's header in the shard
+  shard_key    INTEGER,                 -- the sample's key in that shard when it is not id (merge renumbered it)
   -- entities
   entities_version TEXT,                -- rules hash the entities were extracted with; NULL = not yet
   entities_sig     INTEGER              -- hash of the extracted (entity, start, end) list: a rules

@@ -1,9 +1,11 @@
 """fetchlib.py — what the fetch tests, the benchmark and the chaos script share: a folder of real
 images (Pillow), nginx serving it on 127.0.0.1, the fault server, and databases with samples rows
 inserted directly (the way `ovseg ingest` leaves them)."""
+import atexit
 import io
 import os
 import pwd
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -11,7 +13,23 @@ import sys
 import tarfile
 import time
 
-from harness import OVSEG, ROOT
+from harness import OVSEG, ROOT, tmpdir
+
+_tmps = []
+
+
+def tmp(prefix="ovseg-fetchtest-"):
+    """A fresh temp folder, removed when the process exits (kept with KEEP_TMP=1)."""
+    d = tmpdir(prefix)
+    _tmps.append(d)
+    return d
+
+
+@atexit.register
+def _cleanup():
+    if not os.environ.get("KEEP_TMP"):
+        for d in _tmps:
+            shutil.rmtree(d, ignore_errors=True)
 
 PY = sys.executable
 
@@ -68,7 +86,7 @@ def fast_images(folder, n, w=500, h=375, seed=2):
 class Nginx:
     """nginx serving root on 127.0.0.1:port, run as the current user, everything in tmp."""
 
-    def __init__(self, root, tmp, extra=""):
+    def __init__(self, root, tmp, extra="", listen="", http_extra=""):
         self.prefix = os.path.join(tmp, "nginx")
         os.makedirs(os.path.join(self.prefix, "logs"), exist_ok=True)
         self.port = free_port()
@@ -84,6 +102,7 @@ error_log {self.prefix}/logs/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
   access_log off;
+  {http_extra}
   client_body_temp_path {self.prefix}/tmp_body;
   proxy_temp_path {self.prefix}/tmp_proxy;
   fastcgi_temp_path {self.prefix}/tmp_fcgi;
@@ -93,7 +112,7 @@ http {{
   sendfile on;
   keepalive_requests 100000;
   server {{
-    listen 127.0.0.1:{self.port};
+    listen 127.0.0.1:{self.port} {listen};
     root {os.path.abspath(root)};
     {extra}
   }}
@@ -102,8 +121,10 @@ http {{
         self.proc = subprocess.Popen(["nginx", "-c", conf, "-p", self.prefix], stderr=subprocess.PIPE)
         wait_port(self.port, self.proc)
 
+        self.scheme = "https" if "ssl" in listen else "http"
+
     def url(self, name):
-        return f"http://127.0.0.1:{self.port}/{name}"
+        return f"{self.scheme}://127.0.0.1:{self.port}/{name}"
 
     def stop(self):
         self.proc.terminate()
@@ -139,6 +160,19 @@ def wait_port(port, proc, timeout=10):
     raise RuntimeError(f"port {port} never opened")
 
 
+def url_hash(url):
+    """ovs_hash64(url) as a signed 64-bit integer, as ingest stores it (util/rng.c)."""
+    m = (1 << 64) - 1
+    h = 0xcbf29ce484222325
+    for b in url.encode():
+        h = ((h ^ b) * 0x100000001b3) & m
+    x = (h + 0x9e3779b97f4a7c15) & m
+    x = ((x ^ (x >> 30)) * 0xbf58476d1ce4e5b9) & m
+    x = ((x ^ (x >> 27)) * 0x94d049bb133111eb) & m
+    x ^= x >> 31
+    return x - (1 << 64) if x >> 63 else x
+
+
 def make_db(path, rows, first_id=1):
     """ovseg init + a sources row + samples (url, caption) with ids from first_id, state pending."""
     subprocess.run([OVSEG, "init", path], check=True, capture_output=True)
@@ -146,9 +180,8 @@ def make_db(path, rows, first_id=1):
     cur = con.execute("INSERT INTO sources(path, columns) VALUES(?, 'caption,url')", (path + ".tsv",))
     sid = cur.lastrowid
     for i, (url, cap) in enumerate(rows):
-        h = int.from_bytes(os.urandom(8), "little", signed=True)
         con.execute("INSERT INTO samples(id, url, url_hash, caption, source_id, line) VALUES(?,?,?,?,?,?)",
-                    (first_id + i, url, h, cap, sid, i + 1))
+                    (first_id + i, url, url_hash(url), cap, sid, i + 1))
     con.execute("UPDATE sources SET lines_done=?, inserted=? WHERE id=?", (len(rows), len(rows), sid))
     con.commit()
     con.close()

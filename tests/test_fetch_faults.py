@@ -1,13 +1,15 @@
 """test_fetch_faults.py — every fault of tests/fault/fault_server.py (and DNS / refused connections)
 ends in its classified state within --timeout + 1 s, and memory stays bounded while an endless
 body and a decompression bomb are refused."""
+import json
 import os
 import sqlite3
 import subprocess
 import time
+import urllib.request
 
 import fetchlib
-from harness import OVSEG, main, test, tmpdir
+from harness import OVSEG, main, test
 
 TIMEOUT = 2.0
 
@@ -27,7 +29,7 @@ def run_measured(args):
 
 @test
 def fetch_every_fault_classified_within_timeout():
-    t = tmpdir()
+    t = fetchlib.tmp()
     fetchlib.make_images(os.path.join(t, "img"), 3)
     fs = fetchlib.FaultServer(os.path.join(t, "img"))
     closed = fetchlib.free_port()
@@ -51,6 +53,7 @@ def fetch_every_fault_classified_within_timeout():
         ("status/503", "retry", "http_5xx", 503),
         ("corrupt", "failed", "decode_error", 200),
         (f"img/{img}", "ok", "ok", 200),
+        ("biglen", "failed", "too_large", None),
     ]
     rows = [(fs.url(p), f"caption {i}") for i, (p, *_) in enumerate(cases)]
     rows.append(("http://no-such-host.invalid/x.jpg", "dns"))
@@ -75,16 +78,16 @@ def fetch_every_fault_classified_within_timeout():
           f"peak RSS {rss:.1f} MB")
     assert wall <= TIMEOUT + 1.0, f"took {wall:.2f} s > timeout + 1 s"
     con = sqlite3.connect(db)
-    msg = con.execute("SELECT last_error FROM samples WHERE id = 13").fetchone()[0]
+    msg = con.execute("SELECT last_error FROM samples WHERE url LIKE '%/bomb'").fetchone()[0]
     assert "30000x30000" in msg, msg
 
 
 @test
 def fetch_memory_bounded_on_endless_body_and_bomb():
-    t = tmpdir()
+    t = fetchlib.tmp()
     fs = fetchlib.FaultServer(t)
     db = os.path.join(t, "m.db")
-    fetchlib.make_db(db, [(fs.url("endless"), "e%d" % i) for i in range(8)] + [(fs.url("bomb"), "b")])
+    fetchlib.make_db(db, [(fs.url(f"endless?{i}"), "e%d" % i) for i in range(8)] + [(fs.url("bomb"), "b")])
     try:
         rc, err, wall, rss = run_measured([OVSEG, "fetch", db, "--out", os.path.join(t, "out"),
                                            "--max-bytes", "8M", "--timeout", "20"])
@@ -100,7 +103,7 @@ def fetch_memory_bounded_on_endless_body_and_bomb():
 
 @test
 def fetch_allow_noai_keeps_noai_images():
-    t = tmpdir()
+    t = fetchlib.tmp()
     fetchlib.make_images(os.path.join(t, "img"), 1)
     fs = fetchlib.FaultServer(os.path.join(t, "img"))
     db = os.path.join(t, "n.db")
@@ -110,6 +113,31 @@ def fetch_allow_noai_keeps_noai_images():
     finally:
         fs.stop()
     assert fetchlib.states(db)[1][:2] == ("ok", "ok")
+
+
+def most_at_once(t, flags):
+    """The most /slow transfers the fault server saw at once during a fetch of 12 of them."""
+    fs = fetchlib.FaultServer(os.path.join(t, "img"))
+    db = os.path.join(t, f"h{len(flags)}{flags[1]}.db")
+    fetchlib.make_db(db, [(fs.url(f"slow/im0000.jpg?{i}"), "s") for i in range(12)])
+    try:
+        fetchlib.fetch(db, os.path.join(t, "out" + flags[1]), *flags)
+        with urllib.request.urlopen(fs.url("stats")) as r:
+            most = json.loads(r.read())["slow_max"]
+    finally:
+        fs.stop()
+    assert all(s[0] == "ok" for s in fetchlib.states(db).values())
+    return most
+
+
+@test
+def fetch_per_host_and_workers_caps_hold():
+    t = fetchlib.tmp()
+    fetchlib.make_images(os.path.join(t, "img"), 1)
+    most = most_at_once(t, ["--per-host", "3", "--workers", "64"])
+    assert most == 3, f"{most} transfers at once to one host with --per-host 3"
+    most = most_at_once(t, ["--workers", "2", "--per-host", "64"])
+    assert most == 2, f"{most} transfers at once with --workers 2"
 
 
 main()

@@ -8,7 +8,7 @@ import subprocess
 import tarfile
 
 import fetchlib
-from harness import OVSEG, main, test, tmpdir
+from harness import OVSEG, main, test
 
 
 def merge(*args):
@@ -17,7 +17,7 @@ def merge(*args):
 
 @test
 def merge_two_fetched_parts_into_one_db():
-    t = tmpdir()
+    t = fetchlib.tmp()
     imgs = os.path.join(t, "img")
     good = sorted(fetchlib.make_images(imgs, 12))
     ng = fetchlib.Nginx(imgs, t)
@@ -33,7 +33,7 @@ def merge_two_fetched_parts_into_one_db():
                               (f"{k}/2",)).lastrowid
             for i, (url, cap) in mine:
                 con.execute("INSERT INTO samples(id, url, url_hash, caption, source_id, line) VALUES(?,?,?,?,?,?)",
-                            (i, url, hash(url) & 0x7FFFFFFFFFFF, cap, sid, i))
+                            (i, url, fetchlib.url_hash(url), cap, sid, i))
             con.commit()
             con.close()
             fetchlib.fetch(db, os.path.join(t, "machines", f"m{k}", "shards"), "--shard-size", 3)
@@ -68,20 +68,41 @@ def merge_two_fetched_parts_into_one_db():
 
 
 @test
-def merge_refuses_colliding_ids():
-    t = tmpdir()
-    a, b = os.path.join(t, "a.db"), os.path.join(t, "b.db")
-    fetchlib.make_db(a, [("http://x/1.jpg", "one")])
-    fetchlib.make_db(b, [("http://x/2.jpg", "two")])  # id 1 as well, another URL
-    p = merge(os.path.join(t, "all.db"), a, b)
-    assert p.returncode == 1 and "ids collide" in p.stderr, p.stderr
-    assert sqlite3.connect(os.path.join(t, "all.db")).execute("SELECT url FROM samples").fetchall() == \
-        [("http://x/1.jpg",)], "the colliding part left nothing behind"
+def merge_renumbers_parts_ingested_separately():
+    t = fetchlib.tmp()
+    imgs = os.path.join(t, "img")
+    good = sorted(fetchlib.make_images(imgs, 6))
+    ng = fetchlib.Nginx(imgs, t)
+    parts = []
+    try:
+        for k in range(2):  # both count ids from 1; one URL is in both parts
+            db = os.path.join(t, f"p{k}.db")
+            mine = [(ng.url(n), f"cap {n}") for n in good[3 * k:3 * k + 3]] + ([(ng.url(good[5]), "x")] if k == 0 else [])
+            fetchlib.make_db(db, mine)
+            fetchlib.fetch(db, os.path.join(t, f"p{k}"), "--shard-size", 2)
+            parts.append(db)
+    finally:
+        ng.stop()
+    all_db = os.path.join(t, "all.db")
+    p = merge(all_db, *parts)
+    assert p.returncode == 0 and "1 renumbered" in p.stderr, p.stderr
+    con = sqlite3.connect(all_db)
+    rows = con.execute("SELECT s.id, s.url, s.shard_key, sh.path, s.member_offset FROM samples s"
+                       " JOIN shards sh ON sh.id = s.shard_id ORDER BY s.id").fetchall()
+    assert len(rows) == 6 and len({r[1] for r in rows}) == 6, rows
+    assert sorted(r[0] for r in rows) == [1, 2, 3, 4, 5, 6]
+    for sid, url, key, path, off in rows:
+        with tarfile.open(os.path.join(t, path)) as tf:
+            m = tf.getmember(f"{key if key is not None else sid:09d}.webp")
+            assert m.offset == off
+            meta = tf.extractfile(m.name.replace(".webp", ".json")).read()
+            assert url.encode() in meta
+    assert [r[2] for r in rows] == [None, None, None, None, 1, 2], rows  # good[5] kept part 0's id 4
 
 
 @test
 def merge_wrong_root_and_missing_part_are_user_errors():
-    t = tmpdir()
+    t = fetchlib.tmp()
     a = os.path.join(t, "a.db")
     fetchlib.make_db(a, [("http://x/1.jpg", "one")])
     p = merge(os.path.join(t, "all.db"), os.path.join(t, "nope.db"))

@@ -17,20 +17,20 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import fetchlib  # noqa: E402
-from harness import OVSEG, tmpdir  # noqa: E402
+from harness import OVSEG  # noqa: E402
 
 FLAGS = ["--shard-size", "7", "--workers", "8", "--per-host", "8", "--threads", "1", "--image-size", "128"]
 
 
-def setup(n_images=120):
-    t = tmpdir("ovseg-chaos-")
+def setup(n_images=int(os.environ.get("OVSEG_CHAOS_IMAGES", "120"))):
+    t = fetchlib.tmp("ovseg-chaos-")
     imgs = os.path.join(t, "img")
     names = fetchlib.fast_images(imgs, n_images, 480, 360)
     fetchlib.make_images(imgs, 0)  # small.jpg, wide.jpg, rotated.jpg
     ng = fetchlib.Nginx(imgs, t)
     rows = [(ng.url(n), f"caption {i}") for i, n in enumerate(names)]
     for i in range(0, len(rows), 10):  # failures interleaved: 404, too_small
-        rows.insert(i, (ng.url(f"gone{i}.jpg"), "gone") if i % 20 else (ng.url("small.jpg"), "small"))
+        rows.insert(i, (ng.url(f"gone{i}.jpg"), "gone") if i % 20 else (ng.url(f"small.jpg?{i}"), "small"))
     base = os.path.join(t, "base.db")
     fetchlib.make_db(base, rows)
     return t, ng, base
@@ -79,7 +79,9 @@ def trial(t, base, ref_states, duration, kills, rng, k):
         time.sleep(at)
         p.send_signal(signal.SIGKILL)
         p.wait()
-        moments.append(round(at, 2))
+        st = fetchlib.states(db)
+        moments.append(f"{at:.2f}s:{sum(v[0] == 'ok' for v in st.values())}ok/"
+                       f"{sum(v[0] != 'pending' for v in st.values())}done")
     fetchlib.fetch(db, out, *FLAGS)
     check_end_state(db, out, ref_states)
     shutil.rmtree(out)
@@ -95,7 +97,8 @@ def run(trials=20, kills=3, seed=None):
         rng = random.Random(seed if seed is not None else time.time_ns())
         for k in range(trials):
             moments = trial(t, base, ref_states, duration, kills, rng, k)
-            print(f"  trial {k + 1}/{trials}: killed at {moments} s, resumed: same end state")
+            print(f"  trial {k + 1}/{trials}: killed at {', '.join(moments)} (db state after each kill);"
+                  " resumed: same end state")
     finally:
         ng.stop()
         shutil.rmtree(t, ignore_errors=True)

@@ -6,4 +6,5 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 export OVSEG_BIN=${OVSEG_BIN:-$root/ovseg}
+export OVSEG_CHAOS_IMAGES=${OVSEG_CHAOS_IMAGES:-300}
 exec .venv/bin/python tests/chaos/chaos_fetch.py "${1:-20}" "${2:-3}"

@@ -17,14 +17,18 @@ Paths (IMAGES/NAME is a real image used by the paths that serve one):
     /noai/NAME          the image with X-Robots-Tag: noai                     -> noai
     /noai-other/NAME    X-Robots-Tag: otherbot: noai (not for us)             -> ok
     /bomb               a JPEG header claiming 30000x30000 pixels             -> too_large
+    /biglen             Content-Length: 1000000000 (then a little)            -> too_large
     /status/CODE        that HTTP status                                      -> http_4xx | http_5xx
     /corrupt            a JPEG header for 200x200, then garbage               -> decode_error
     /img/NAME           the image, plainly                                    -> ok
+    /slow/NAME          the image after 0.3 s; /stats gives the most /slow requests served at once
 """
 import argparse
 import os
+import json
 import struct
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -39,6 +43,9 @@ def jpeg_header(w, h):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     images = "."
+    lock = threading.Lock()
+    slow_now = 0
+    slow_max = 0
 
     def log_message(self, fmt, *args):  # quiet
         pass
@@ -64,11 +71,21 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def do_GET(self):  # noqa: C901 — one branch per fault
-        parts = self.path.strip("/").split("/")
+        parts = self.path.split("?", 1)[0].strip("/").split("/")
         kind, rest = parts[0], parts[1:]
         try:
             if kind == "img":
                 self.send(200, self.image(rest[0]))
+            elif kind == "slow":
+                with Handler.lock:
+                    Handler.slow_now += 1
+                    Handler.slow_max = max(Handler.slow_max, Handler.slow_now)
+                time.sleep(0.3)
+                with Handler.lock:
+                    Handler.slow_now -= 1
+                self.send(200, self.image(rest[0]))
+            elif kind == "stats":
+                self.send(200, json.dumps({"slow_max": Handler.slow_max}).encode(), "application/json")
             elif kind == "stall":
                 body = self.image(rest[0])
                 self.send_response(200)
@@ -126,6 +143,13 @@ class Handler(BaseHTTPRequestHandler):
                 self.send(200, self.image(rest[0]), extra=[("X-Robots-Tag", "noai, noimageai")])
             elif kind == "noai-other":
                 self.send(200, self.image(rest[0]), extra=[("X-Robots-Tag", "otherbot: noai")])
+            elif kind == "biglen":
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", "1000000000")
+                self.end_headers()
+                self.wfile.write(jpeg_header(640, 480))
+                time.sleep(30)
             elif kind == "bomb":
                 self.send(200, jpeg_header(30000, 30000) + b"\x00" * 4096)
             elif kind == "status":
