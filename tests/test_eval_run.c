@@ -317,13 +317,13 @@ TEST(eval_classes_txt_accepts_both_formats_and_rejects_bad_index) {
     ovs_err e = {0};
     char **names;
     int n;
-    CHECK_OK(ovs_write_atomic(p, "background\ncat\r\nhot dog\n", 24, &e), &e);
+    CHECK_OK(ovs_write_atomic(p, "background\ncat\r\nhot dog\n", strlen("background\ncat\r\nhot dog\n"), &e), &e);
     CHECK_OK(ovs_read_classes(p, &names, &n, &e), &e);
     CHECK_EQ_INT(n, 3);
     CHECK_STR(names[2], "hot dog");
     for (int i = 0; i < n; i++) free(names[i]);
     free(names);
-    CHECK_OK(ovs_write_atomic(p, "0\tbackground\n2\tcat\n", 19, &e), &e);
+    CHECK_OK(ovs_write_atomic(p, "0\tbackground\n2\tcat\n", strlen("0\tbackground\n2\tcat\n"), &e), &e);
     CHECK_EQ_INT(ovs_read_classes(p, &names, &n, &e), OVS_EUSER);
     CHECK_MSG(strstr(e.msg, ":2:") != NULL, "%s", e.msg);
 }
