@@ -48,6 +48,7 @@ with torch.no_grad():
         img = np.asarray(Image.open(os.path.join(root, "JPEGImages", i + ".png")).convert("RGB"))
         eval_twin.segment(img, eval_twin.TwinEncoder(model), text, scale).argmax(0)
 t = n / (time.perf_counter() - t0)
-print(f"| {preset} model, 448/224, {n} images (200x150 and 120x260: 2 and 3 windows) | {c:.3f} | {t:.3f} |")
+shapes = ["200x150 (2 windows)", "120x260 (3 windows)"][:n]
+print(f"| {preset} model, 448/224, {n} image(s): {', '.join(shapes)}; ovseg incl. checkpoint load | {c:.3f} | {t:.3f} |")
 PY
 done
