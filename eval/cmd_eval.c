@@ -17,7 +17,7 @@
 #include "util/progress.h"
 
 typedef struct eval_flags {
-    const char *ckpt, *dataset, *root, *split, *out, *bg, *templates, *db, *vocab;
+    const char *ckpt, *dataset, *root, *split, *out, *bg, *templates, *db, *vocab, *oor;
     int64_t overlays, short_side, window, stride, limit, seed;
     int whole, baselines, no_baselines, skip_bad, scores;
 } eval_flags;
@@ -60,6 +60,12 @@ static int run_eval(eval_flags *f, int argc, char **argv, ovs_err *e) {
     if (cfg.seg.short_side < 16 || cfg.seg.window < 16 || cfg.seg.stride < 1)
         rc = ovs_errf(e, OVS_EUSER, "--short-side, --window must be >= 16 and --stride >= 1");
     if (!rc) rc = parse_bg(f->bg, &d, &cfg.seg.bg_thresh, e);
+    if (!rc && f->oor) {
+        if (!strcmp(f->oor, "error")) cfg.oor_mode = OVS_OOR_ERROR;
+        else if (!strcmp(f->oor, "ignore")) cfg.oor_mode = OVS_OOR_IGNORE;
+        else if (!strcmp(f->oor, "mmseg")) cfg.oor_mode = OVS_OOR_MMSEG;
+        else rc = ovs_errf(e, OVS_EUSER, "--out-of-range: expected error, ignore or mmseg: '%s'", f->oor);
+    }
     char **tpl = NULL;
     int ntpl = 0;
     if (!rc && f->templates) rc = ovs_templates_read(f->templates, &tpl, &ntpl, e);
@@ -128,6 +134,9 @@ int cmd_eval(int argc, char **argv) {
         {"baselines", OVS_ARG_FLAG, &f.baselines, "also compute the baselines (default on for synth)"},
         {"no-baselines", OVS_ARG_FLAG, &f.no_baselines, "skip the baselines on synth"},
         {"skip-bad", OVS_ARG_FLAG, &f.skip_bad, "count and skip images with missing/bad files instead of stopping"},
+        {"out-of-range", OVS_ARG_STR, &f.oor, "mask values >= the class count (not 255): error (default), ignore, or mmseg "
+                                              "(counted in the unions, as mmseg's metric does; the paper's COCO-Object "
+                                              "conversion leaves stuff as 81..171)"},
         {"scores", OVS_ARG_FLAG, &f.scores, "also write OUT/scores/ID.f32: the class scores, float32 [C,H,W] (parity checks)"},
         {"seed", OVS_ARG_INT, &f.seed, "seed of the random-assignment baseline (default 0)"},
         {0}};

@@ -55,7 +55,7 @@ static int one_image(const ovs_eval_cfg *cfg, const ovs_evalset *d, const ovs_se
     ovs_image rgb, gt;
     int rc = ovs_evalset_load(d, i, &rgb, &gt, e);
     if (rc) return rc;
-    if ((rc = check_mask(d, i, &gt, e))) goto done;
+    if (cfg->oor_mode == OVS_OOR_ERROR && (rc = check_mask(d, i, &gt, e))) goto done;
     size_t n = (size_t)rgb.w * rgb.h;
     uint8_t *pred[OVS_SEG_NMODES] = {0}, *bg = calloc(n, 1);
     ovs_seg_out out = {0};
@@ -101,7 +101,7 @@ int ovs_eval_run(const ovs_eval_cfg *cfg, const ovs_evalset *d, const ovs_segmen
     int rc = 0;
     for (int k = 0; k < OVS_EV_N && !rc; k++)
         if (k == OVS_EV_MODEL || (cfg->baselines && (k != OVS_EV_ALLBG || d->with_bg)))
-            rc = ovs_miou_init(&r->m[k], d->ncls, e);
+            if (!(rc = ovs_miou_init(&r->m[k], d->ncls, e))) r->m[k].oor_mode = cfg->oor_mode;
     char mask_dir[4096], ov_dir[4096], score_dir[4096];
     snprintf(score_dir, sizeof score_dir, "%s/scores", cfg->out_dir);
     snprintf(mask_dir, sizeof mask_dir, "%s/masks", cfg->out_dir);
@@ -168,8 +168,11 @@ int ovs_eval_json(const ovs_eval_cfg *cfg, const ovs_evalset *d, const ovs_eval_
     json_num(b, mi);
     ovs_buf_puts(b, ",\n  \"pixel_acc\": ");
     json_num(b, ovs_miou_pixel_acc(&r->m[0]));
-    ovs_buf_printf(b, ",\n  \"labelled_pixels\": %lld,\n  \"ignored_pixels\": %lld,\n  \"classes\": [",
-                   (long long)ovs_miou_labelled(&r->m[0]), (long long)r->m[0].ignored);
+    static const char *const oor_names[] = {"error", "ignore", "mmseg"};
+    ovs_buf_printf(b, ",\n  \"labelled_pixels\": %lld,\n  \"ignored_pixels\": %lld,\n  \"out_of_range_pixels\": %lld,"
+                      "\n  \"out_of_range\": \"%s\",\n  \"classes\": [",
+                   (long long)ovs_miou_labelled(&r->m[0]), (long long)r->m[0].ignored, (long long)r->m[0].oor,
+                   oor_names[cfg->oor_mode]);
     for (int c = 0; c < d->ncls; c++) {
         ovs_buf_puts(b, c ? ",\n    {\"name\": " : "\n    {\"name\": ");
         ovs_buf_json_str(b, d->names[c], strlen(d->names[c]));

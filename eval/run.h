@@ -24,9 +24,10 @@ extern const char *const ovs_eval_method_names[OVS_EV_N];
 typedef struct ovs_eval_cfg {
     const char *out_dir;   /* required */
     const char *ckpt;      /* recorded in results */
-    int write_masks, overlays, limit, skip_bad, baselines, quiet;
+    int write_masks, overlays, limit, skip_bad, baselines;
     int write_scores;      /* OUT/scores/ID.f32: the model's class scores, float32 [C, H, W] */
     uint64_t seed;         /* random-assignment baseline */
+    ovs_oor_mode oor_mode; /* mask values >= classes (not 255): error (default), ignore, mmseg */
     ovs_seg_opts seg;
 } ovs_eval_cfg;
 

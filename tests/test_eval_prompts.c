@@ -31,12 +31,12 @@ TEST(prompts_template_file_needs_one_placeholder_per_line) {
     ovs_err e = {0};
     char **t;
     int n;
-    CHECK_OK(ovs_write_atomic(p, "# comment\na photo of a {}.\n\nitap of a {}.\r\n", 45, &e), &e);
+    CHECK_OK(ovs_write_atomic(p, "# comment\na photo of a {}.\n\nitap of a {}.\r\n", strlen("# comment\na photo of a {}.\n\nitap of a {}.\r\n"), &e), &e);
     CHECK_OK(ovs_templates_read(p, &t, &n, &e), &e);
     CHECK_EQ_INT(n, 2);
     CHECK_STR(t[1], "itap of a {}.");
     ovs_templates_free(t, n);
-    CHECK_OK(ovs_write_atomic(p, "a {}.\nno placeholder\n", 21, &e), &e);
+    CHECK_OK(ovs_write_atomic(p, "a {}.\nno placeholder\n", strlen("a {}.\nno placeholder\n"), &e), &e);
     CHECK_EQ_INT(ovs_templates_read(p, &t, &n, &e), OVS_EUSER);
     CHECK_MSG(strstr(e.msg, ":2:") != NULL, "%s", e.msg);
 }

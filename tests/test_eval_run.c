@@ -106,6 +106,8 @@ static void make_voc(const char *root, const char *ids_txt, int n) {
     CHECK_OK(ovs_write_atomic(p, ids_txt, strlen(ids_txt), &e), &e);
 }
 
+static ovs_oor_mode g_oor = OVS_OOR_ERROR;
+
 static int run_eval(const char *root, const char *kind, const char *out, int skip_bad, int baselines,
                     ovs_evalset *d, ovs_eval_result *r, ovs_err *e) {
     int rc = ovs_evalset_open(d, kind, root, "val", e);
@@ -113,7 +115,7 @@ static int run_eval(const char *root, const char *kind, const char *out, int ski
     fake f;
     ovs_segmenter s = {.ctx = &f, .encode = fake_encode, .logit_scale = 100};
     ovs_eval_cfg cfg = {.out_dir = out, .ckpt = "fake", .write_masks = 1, .overlays = 2, .skip_bad = skip_bad,
-                        .baselines = baselines, .quiet = 1, .seed = 1, .write_scores = 1};
+                        .baselines = baselines, .seed = 1, .write_scores = 1, .oor_mode = g_oor};
     ovs_seg_opts_default(&cfg.seg);
     cfg.seg.with_bg = d->with_bg;
     cfg.seg.bg_thresh = d->bg_thresh;
@@ -236,6 +238,19 @@ TEST(eval_mask_size_mismatch_and_bad_mask_value_are_named) {
     CHECK_MSG(strstr(e.msg, "mask value 30") && strstr(e.msg, "2007_000001.png"), "%s", e.msg);
     ovs_eval_result_free(&r);
     ovs_evalset_free(&d);
+    /* --out-of-range ignore: the run goes on and reports the pixel */
+    g_oor = OVS_OOR_IGNORE;
+    CHECK_OK(run_eval(root, "voc", check_path("o5"), 0, 0, &d, &r, &e), &e);
+    g_oor = OVS_OOR_ERROR;
+    CHECK_EQ_INT(r.m[0].oor, 1);
+    char *json;
+    size_t len;
+    snprintf(p, sizeof p, "%s/results.json", check_path("o5"));
+    CHECK_OK(ovs_read_file(p, &json, &len, &e), &e);
+    CHECK(strstr(json, "\"out_of_range_pixels\": 1,") != NULL);
+    free(json);
+    ovs_eval_result_free(&r);
+    ovs_evalset_free(&d);
     ovs_image_free(&m);
     ovs_buf_free(&b);
 }
@@ -302,13 +317,13 @@ TEST(eval_classes_txt_accepts_both_formats_and_rejects_bad_index) {
     ovs_err e = {0};
     char **names;
     int n;
-    CHECK_OK(ovs_write_atomic(p, "background\ncat\r\nhot dog\n", 24, &e), &e);
+    CHECK_OK(ovs_write_atomic(p, "background\ncat\r\nhot dog\n", strlen("background\ncat\r\nhot dog\n"), &e), &e);
     CHECK_OK(ovs_read_classes(p, &names, &n, &e), &e);
     CHECK_EQ_INT(n, 3);
     CHECK_STR(names[2], "hot dog");
     for (int i = 0; i < n; i++) free(names[i]);
     free(names);
-    CHECK_OK(ovs_write_atomic(p, "0\tbackground\n2\tcat\n", 19, &e), &e);
+    CHECK_OK(ovs_write_atomic(p, "0\tbackground\n2\tcat\n", strlen("0\tbackground\n2\tcat\n"), &e), &e);
     CHECK_EQ_INT(ovs_read_classes(p, &names, &n, &e), OVS_EUSER);
     CHECK_MSG(strstr(e.msg, ":2:") != NULL, "%s", e.msg);
 }

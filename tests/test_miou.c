@@ -85,6 +85,32 @@ TEST(miou_rejects_mask_value_outside_classes_and_adds_nothing) {
     ovs_miou_free(&m);
 }
 
+TEST(miou_out_of_range_labels_ignored_or_counted_as_mmseg) {
+    /* gt 9 is outside 3 classes. ignore: as 255. mmseg (histc over 0..2 drops it from the label
+     * areas, the prediction 1 still counts): class 1 union grows by one.
+     * pixels: (0,0) (1,1) (9,1) (9,0) -> ignore: IoU0 1, IoU1 1; mmseg: class0 1/2, class1 1/2 */
+    uint8_t gt[] = {0, 1, 9, 9}, pr[] = {0, 1, 1, 0};
+    double iou[3];
+    ovs_miou m;
+    ovs_err e = {0};
+    CHECK_OK(ovs_miou_init(&m, 3, &e), &e);
+    m.oor_mode = OVS_OOR_IGNORE;
+    CHECK_OK(ovs_miou_add(&m, gt, pr, 4, &e), &e);
+    CHECK_NEAR(ovs_miou_compute(&m, iou, NULL), 1.0, 1e-12);
+    CHECK_EQ_INT(m.oor, 2);
+    CHECK_NEAR(ovs_miou_pixel_acc(&m), 1.0, 1e-12);
+    ovs_miou_free(&m);
+    CHECK_OK(ovs_miou_init(&m, 3, &e), &e);
+    m.oor_mode = OVS_OOR_MMSEG;
+    CHECK_OK(ovs_miou_add(&m, gt, pr, 4, &e), &e);
+    CHECK_NEAR(ovs_miou_compute(&m, iou, NULL), 0.5, 1e-12);
+    CHECK_NEAR(iou[0], 0.5, 1e-12);
+    CHECK_NEAR(iou[1], 0.5, 1e-12);
+    CHECK(isnan(iou[2]));
+    CHECK_NEAR(ovs_miou_pixel_acc(&m), 1.0, 1e-12); /* mmseg's aAcc: over label areas only */
+    ovs_miou_free(&m);
+}
+
 TEST(miou_all_ignored_is_nan) {
     uint8_t gt[] = {255, 255}, pr[] = {0, 1};
     double iou[2];
@@ -98,6 +124,7 @@ int main(void) {
     RUN(miou_class_absent_from_gt_but_predicted_counts_zero);
     RUN(miou_sums_over_the_dataset_not_per_image);
     RUN(miou_rejects_mask_value_outside_classes_and_adds_nothing);
+    RUN(miou_out_of_range_labels_ignored_or_counted_as_mmseg);
     RUN(miou_all_ignored_is_nan);
     return check_done();
 }

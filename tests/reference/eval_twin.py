@@ -13,7 +13,8 @@ An encoder is a callable x[1,3,h,w] -> (soft [G,gh,gw], group_feat [G,D], image_
 `LinearEncoder` is a small deterministic encoder defined identically in tests/test_eval_twin.c, so
 the protocol can be compared without a trained model. Command line (used by the C test):
 
-    eval_twin.py --linear DIR [--whole]   reads DIR/image.png, DIR/params.bin, writes DIR/scores_twin.bin
+    eval_twin.py --linear DIR...   reads DIR/image.png, DIR/params.bin (DIR/whole: whole-image mode),
+                                   writes DIR/scores_twin.bin
 """
 import argparse
 import os
@@ -153,25 +154,25 @@ def twin_class_embeddings(model, tokenizer, names, text_len, templates=("a photo
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--linear", required=True)
-    ap.add_argument("--whole", action="store_true")
+    ap.add_argument("--linear", required=True, nargs="+")
     ap.add_argument("--bench", type=int, default=0, help="print images/s over this many runs instead")
     a = ap.parse_args()
     torch.set_num_threads(2)
     from PIL import Image
-    img = np.asarray(Image.open(os.path.join(a.linear, "image.png")).convert("RGB"))
-    enc, text, scale, bg = read_params(os.path.join(a.linear, "params.bin"))
-    if a.bench:
-        import time
+    for d in a.linear:
+        img = np.asarray(Image.open(os.path.join(d, "image.png")).convert("RGB"))
+        enc, text, scale, bg = read_params(os.path.join(d, "params.bin"))
+        whole = os.path.exists(os.path.join(d, "whole"))
         with torch.no_grad():
-            t0 = time.perf_counter()
-            for _ in range(a.bench):
-                segment(img, enc, text, scale, bg_thresh=bg, whole=a.whole).argmax(0)
-            print(f"{a.bench / (time.perf_counter() - t0):.3f}")
-        return 0
-    with torch.no_grad():
-        out = segment(img, enc, text, scale, bg_thresh=bg, whole=a.whole)
-    out.numpy().astype("<f4").tofile(os.path.join(a.linear, "scores_twin.bin"))
+            if a.bench:
+                import time
+                t0 = time.perf_counter()
+                for _ in range(a.bench):
+                    segment(img, enc, text, scale, bg_thresh=bg, whole=whole).argmax(0)
+                print(f"{a.bench / (time.perf_counter() - t0):.3f}")
+                continue
+            out = segment(img, enc, text, scale, bg_thresh=bg, whole=whole)
+        out.numpy().astype("<f4").tofile(os.path.join(d, "scores_twin.bin"))
     return 0
 
 
