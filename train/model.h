@@ -25,6 +25,7 @@ typedef struct ovs_config {
     /* heads */
     int proj_hidden, proj_out; /* 4096, 256 */
     int mem_layers;         /* masked entity completion decoder layers (1) */
+    int mem_heads;          /* its attention heads (8 in the paper's code) */
     /* options that depart from the paper (reported as their own rows, never default) */
     int local_patches;      /* 0 = paper */
     int no_group_residual;  /* 0 = paper */
@@ -67,5 +68,36 @@ const ovs_param *ovs_model_find(const ovs_model *m, const char *name);
 /* Training step, stage 1: forward, the losses, backward into grads (grads are zeroed first).
  * Gumbel noise and drop-path draws come from rng (serialisable). */
 int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *out, ovs_err *e);
+
+/* Tests only: use this Gumbel noise [B, groups_out, patches] (copied at the next step) instead of
+ * drawing it from the rng; NULL returns to drawing. Drop-path is off while noise is injected. */
+void ovs_model_set_gumbel(ovs_model *m, const float *noise, size_t n);
+
+/* Tests only: a named activation of the last step ("image_x", "feat", "img_proj", "text_cls",
+ * "text_proj", "assign_raw", "assign_hard", "q_all", "a_cls", "a_proj", "mec_answer",
+ * "bridge_out"), or NULL; *n gets its length in floats. */
+const float *ovs_model_activation(const ovs_model *m, const char *name, size_t *n);
+
+/* exp(logit_scale) clamped at 100: the temperature the losses and zero-shot scoring use. */
+float ovs_model_logit_scale(const ovs_model *m);
+
+/* Eval-mode image encoding (BatchNorm running statistics, hard argmax assignment, no Gumbel).
+ * img: [B,3,H,W] normalised, H and W multiples of the patch size; when H, W differ from the
+ * training size the position embedding is bicubic-resized (align_corners=False) as the paper's
+ * code does at test time. h = H/patch, w = W/patch, K = groups_out, D = proj_out. Outputs (each
+ * may be NULL):
+ *   image_x [B,D]      projected, L2-normalised pooled image feature
+ *   groups  [B,K,D]    projected, L2-normalised group features
+ *   hard    [B,K,h*w]  one-hot assignment of each patch to a group
+ *   logits  [B,K,h*w]  assignment logits q.k/sqrt(C); softmax over K gives the 'soft' map
+ * Allocates its own workspace per call (not for the training loop). Thread-compatible, not
+ * thread-safe (uses the model's parameters read-only). */
+int ovs_model_encode_image(ovs_model *m, const float *img, int B, int H, int W, float *image_x,
+                           float *groups, float *hard, float *logits, ovs_err *e);
+
+/* Eval-mode text encoding: ids/mask [B,L] (L <= max_pos) -> out [B,D] projected, L2-normalised
+ * [CLS] features. Allocates its own workspace per call. */
+int ovs_model_encode_text(ovs_model *m, const int32_t *ids, const int32_t *mask, int B, int L,
+                          float *out, ovs_err *e);
 
 #endif

@@ -1,0 +1,415 @@
+/* layers.c — forward/backward pairs of the model's layers over flat float buffers (see layers.h).
+ * Matrix products: cblas_sgemm. Element-wise and per-row work: OpenMP. No allocation. */
+#include "train/layers.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+/* ── matmul ─────────────────────────────────────────────────────────────────────────────── */
+
+void mm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+        const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* C = beta * C */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* out[N,Cout] = inp[N,Cin] @ W^T + b */
+void linear_forward(float *out, int ldo, const float *inp, int ldi, const float *W, const float *b,
+                    int N, int Cin, int Cout) {
+    if (b) {
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < N; i++) memcpy(out + (size_t)i * ldo, b, sizeof(float) * (size_t)Cout);
+    }
+    mm(0, 1, N, Cout, Cin, 1.0f, inp, ldi, W, Cin, b ? 1.0f : 0.0f, out, ldo);
+}
+
+/* dinp[N,Cin] += dout[N,Cout] @ W[Cout,Cin]; dW[Cout,Cin] += dout^T @ inp; db[Cout] += sum_rows dout */
+void linear_backward(float *dinp, int lddi, int acc, float *dW, float *db, const float *dout, int lddo,
+                     const float *inp, int ldi, const float *W, int N, int Cin, int Cout) {
+    if (dinp) mm(0, 0, N, Cin, Cout, 1.0f, dout, lddo, W, Cin, acc ? 1.0f : 0.0f, dinp, lddi);
+    if (dW) mm(1, 0, Cout, Cin, N, 1.0f, dout, lddo, inp, ldi, 1.0f, dW, Cin);
+    if (db) {
+#pragma omp parallel for schedule(static)
+        for (int j = 0; j < Cout; j++) {
+            float s = 0.0f;
+            for (int i = 0; i < N; i++) s += dout[(size_t)i * lddo + j];
+            db[j] += s;
+        }
+    }
+}
+
+/* ── layernorm ──────────────────────────────────────────────────────────────────────────── */
+
+void layernorm_forward(float *out, int ldo, float *mean, float *rstd, const float *inp, int ldi,
+                       const float *w, const float *b, int N, int C, float eps) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (size_t)i * ldi;
+        float *o = out + (size_t)i * ldo;
+        float m = 0.0f;
+        for (int c = 0; c < C; c++) m += x[c];
+        m /= (float)C;
+        float v = 0.0f;
+        for (int c = 0; c < C; c++) { float d = x[c] - m; v += d * d; }
+        v /= (float)C;
+        float r = 1.0f / sqrtf(v + eps);
+        for (int c = 0; c < C; c++) o[c] = (x[c] - m) * r * w[c] + b[c];
+        mean[i] = m;
+        rstd[i] = r;
+    }
+}
+
+void layernorm_backward(float *dinp, int lddi, float *dw, float *db, const float *dout, int lddo,
+                        const float *inp, int ldi, const float *w, const float *mean,
+                        const float *rstd, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (size_t)i * ldi, *g = dout + (size_t)i * lddo;
+        float m = mean[i], r = rstd[i], s1 = 0.0f, s2 = 0.0f;
+        for (int c = 0; c < C; c++) {
+            float dn = g[c] * w[c];
+            s1 += dn;
+            s2 += dn * (x[c] - m) * r;
+        }
+        s1 /= (float)C;
+        s2 /= (float)C;
+        float *dx = dinp + (size_t)i * lddi;
+        for (int c = 0; c < C; c++) dx[c] += (g[c] * w[c] - s1 - (x[c] - m) * r * s2) * r;
+    }
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        float sw = 0.0f, sb = 0.0f;
+        for (int i = 0; i < N; i++) {
+            float g = dout[(size_t)i * lddo + c];
+            sw += g * (inp[(size_t)i * ldi + c] - mean[i]) * rstd[i];
+            sb += g;
+        }
+        dw[c] += sw;
+        db[c] += sb;
+    }
+}
+
+/* ── gelu, residual, relu ───────────────────────────────────────────────────────────────── */
+
+void bias_gelu_forward(float *g, float *h, const float *b, size_t N, int C) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < N; i++) {
+        float *hr = h + i * (size_t)C, *gr = g + i * (size_t)C;
+        for (int c = 0; c < C; c++) {
+            float x = hr[c] + (b ? b[c] : 0.0f);
+            hr[c] = x;
+            gr[c] = 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
+        }
+    }
+}
+
+void gelu_backward(float *dh, const float *dg, const float *h, size_t n) {
+    const float k = 0.3989422804014327f; /* 1/sqrt(2 pi) */
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float x = h[i];
+        float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
+        float pdf = k * expf(-0.5f * x * x);
+        dh[i] = dg[i] * (cdf + x * pdf);
+    }
+}
+
+void residual_forward(float *out, const float *a, const float *b, const float *scale, size_t per, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + (scale ? scale[i / per] * b[i] : b[i]);
+}
+
+void residual_backward(float *da, float *db, const float *dout, const float *scale, size_t per, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        if (da) da[i] += dout[i];
+        if (db) db[i] += scale ? scale[i / per] * dout[i] : dout[i];
+    }
+}
+
+void relu_forward(float *x, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void relu_backward(float *d, const float *out, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) d[i] = out[i] > 0.0f ? d[i] : 0.0f;
+}
+
+/* ── softmax and attention ──────────────────────────────────────────────────────────────── */
+
+static void softmax_row(float *x, int M, float scale, const int *kmask) {
+    float mx = -FLT_MAX;
+    for (int j = 0; j < M; j++) {
+        if (kmask && !kmask[j]) continue;
+        x[j] *= scale;
+        if (x[j] > mx) mx = x[j];
+    }
+    float s = 0.0f;
+    for (int j = 0; j < M; j++) {
+        if (kmask && !kmask[j]) { x[j] = 0.0f; continue; }
+        x[j] = expf(x[j] - mx);
+        s += x[j];
+    }
+    float r = s > 0.0f ? 1.0f / s : 0.0f;
+    for (int j = 0; j < M; j++) x[j] *= r;
+}
+
+void softmax_rows(float *x, int N, int M, float scale) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) softmax_row(x + (size_t)i * M, M, scale, NULL);
+}
+
+void attention_forward(float *o, float *probs, const float *q, const float *k, const float *v,
+                       const attn_shape *s) {
+    int B = s->B, H = s->H, Nq = s->Nq, Nk = s->Nk, hd = s->hd;
+    size_t pblk = (size_t)Nq * Nk;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            float *P = probs + ((size_t)b * H + h) * pblk;
+            mm(0, 1, Nq, Nk, hd, 1.0f, q + b * s->sq + h * hd, s->ldq, k + b * s->sk + h * hd, s->ldk,
+               0.0f, P, Nk);
+        }
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < (size_t)B * H * Nq; r++) {
+        int b = (int)(r / ((size_t)H * Nq));
+        softmax_row(probs + r * Nk, Nk, s->scale, s->kmask ? s->kmask + (size_t)b * Nk : NULL);
+    }
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            const float *P = probs + ((size_t)b * H + h) * pblk;
+            mm(0, 0, Nq, hd, Nk, 1.0f, P, Nk, v + b * s->sv + h * hd, s->ldv, 0.0f,
+               o + b * s->so + h * hd, s->ldo);
+        }
+}
+
+void attention_backward(float *dq, float *dk, float *dv, float *dprobs, const float *dout,
+                        const float *probs, const float *q, const float *k, const float *v,
+                        const attn_shape *s) {
+    int B = s->B, H = s->H, Nq = s->Nq, Nk = s->Nk, hd = s->hd;
+    size_t pblk = (size_t)Nq * Nk;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            const float *P = probs + ((size_t)b * H + h) * pblk;
+            const float *dO = dout + b * s->so + h * hd;
+            float *dP = dprobs + ((size_t)b * H + h) * pblk;
+            mm(1, 0, Nk, hd, Nq, 1.0f, P, Nk, dO, s->ldo, 1.0f, dv + b * s->sv + h * hd, s->ldv);
+            mm(0, 1, Nq, Nk, hd, 1.0f, dO, s->ldo, v + b * s->sv + h * hd, s->ldv, 0.0f, dP, Nk);
+        }
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < (size_t)B * H * Nq; r++) {
+        const float *P = probs + r * Nk;
+        float *dP = dprobs + r * Nk;
+        float dot = 0.0f;
+        for (int j = 0; j < Nk; j++) dot += P[j] * dP[j];
+        for (int j = 0; j < Nk; j++) dP[j] = P[j] * (dP[j] - dot);
+    }
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            const float *dS = dprobs + ((size_t)b * H + h) * pblk;
+            mm(0, 0, Nq, hd, Nk, s->scale, dS, Nk, k + b * s->sk + h * hd, s->ldk, 1.0f,
+               dq + b * s->sq + h * hd, s->ldq);
+            mm(1, 0, Nk, hd, Nq, s->scale, dS, Nk, q + b * s->sq + h * hd, s->ldq, 1.0f,
+               dk + b * s->sk + h * hd, s->ldk);
+        }
+}
+
+/* ── batchnorm ──────────────────────────────────────────────────────────────────────────── */
+
+void batchnorm_running_update(float *rmean, float *rvar, const double *sum, const double *sumsq,
+                              size_t n, int C, float momentum) {
+    for (int c = 0; c < C; c++) {
+        double m = sum[c] / (double)n;
+        double var = sumsq[c] / (double)n - m * m;
+        if (var < 0) var = 0;
+        double unb = n > 1 ? var * (double)n / (double)(n - 1) : var;
+        rmean[c] = (1.0f - momentum) * rmean[c] + momentum * (float)m;
+        rvar[c] = (1.0f - momentum) * rvar[c] + momentum * (float)unb;
+    }
+}
+
+void batchnorm_train_forward(float *out, float *mean, float *rstd, const float *inp,
+                             const float *w, const float *b, int N, int C,
+                             float *rmean, float *rvar, float momentum, float eps) {
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        double m = 0.0;
+        for (int i = 0; i < N; i++) m += inp[(size_t)i * C + c];
+        m /= N;
+        double v = 0.0;
+        for (int i = 0; i < N; i++) { double d = inp[(size_t)i * C + c] - m; v += d * d; }
+        double var = v / N;
+        float r = (float)(1.0 / sqrt(var + eps));
+        mean[c] = (float)m;
+        rstd[c] = r;
+        for (int i = 0; i < N; i++)
+            out[(size_t)i * C + c] = ((inp[(size_t)i * C + c] - (float)m) * r) * w[c] + b[c];
+        if (rmean) {
+            double unb = N > 1 ? v / (N - 1) : var;
+            rmean[c] = (1.0f - momentum) * rmean[c] + momentum * (float)m;
+            rvar[c] = (1.0f - momentum) * rvar[c] + momentum * (float)unb;
+        }
+    }
+}
+
+void batchnorm_eval_forward(float *out, const float *inp, const float *w, const float *b,
+                            const float *rmean, const float *rvar, int N, int C, float eps) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++)
+        for (int c = 0; c < C; c++)
+            out[(size_t)i * C + c] = (inp[(size_t)i * C + c] - rmean[c]) / sqrtf(rvar[c] + eps) * w[c] + b[c];
+}
+
+void batchnorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, const float *mean, const float *rstd, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        float m = mean[c], r = rstd[c], sg = 0.0f, sgx = 0.0f;
+        for (int i = 0; i < N; i++) {
+            float g = dout[(size_t)i * C + c];
+            sg += g;
+            sgx += g * (inp[(size_t)i * C + c] - m) * r;
+        }
+        dw[c] += sgx;
+        db[c] += sg;
+        float k = w[c] * r / (float)N;
+        for (int i = 0; i < N; i++) {
+            float xh = (inp[(size_t)i * C + c] - m) * r;
+            dinp[(size_t)i * C + c] = k * ((float)N * dout[(size_t)i * C + c] - sg - xh * sgx);
+        }
+    }
+}
+
+/* ── l2 normalisation, cross-entropy ────────────────────────────────────────────────────── */
+
+void l2norm_forward(float *out, float *norm, const float *x, int N, int C) {
+    for (int i = 0; i < N; i++) {
+        double s = 0.0;
+        for (int c = 0; c < C; c++) s += (double)x[(size_t)i * C + c] * x[(size_t)i * C + c];
+        float n = (float)sqrt(s);
+        norm[i] = n;
+        float d = n > 1e-12f ? n : 1e-12f;
+        for (int c = 0; c < C; c++) out[(size_t)i * C + c] = x[(size_t)i * C + c] / d;
+    }
+}
+
+void l2norm_backward(float *dx, const float *dout, const float *out, const float *norm, int N, int C) {
+    for (int i = 0; i < N; i++) {
+        const float *g = dout + (size_t)i * C, *y = out + (size_t)i * C;
+        if (norm[i] <= 1e-12f) {
+            for (int c = 0; c < C; c++) dx[(size_t)i * C + c] += g[c] / 1e-12f;
+            continue;
+        }
+        float dot = 0.0f;
+        for (int c = 0; c < C; c++) dot += g[c] * y[c];
+        for (int c = 0; c < C; c++) dx[(size_t)i * C + c] += (g[c] - y[c] * dot) / norm[i];
+    }
+}
+
+float cross_entropy_forward_backward(float *dlogits, const float *logits, int ld, const int *t,
+                                     int N, int M, float scale) {
+    double loss = 0.0;
+    for (int i = 0; i < N; i++) {
+        const float *x = logits + (size_t)i * ld;
+        float mx = -FLT_MAX;
+        for (int j = 0; j < M; j++) if (x[j] > mx) mx = x[j];
+        double s = 0.0;
+        for (int j = 0; j < M; j++) s += exp((double)x[j] - mx);
+        loss += log(s) + mx - x[t[i]];
+        if (dlogits) {
+            float *d = dlogits + (size_t)i * ld;
+            for (int j = 0; j < M; j++)
+                d[j] = scale * (float)(exp((double)x[j] - mx) / s - (j == t[i] ? 1.0 : 0.0)) / (float)N;
+        }
+    }
+    return (float)(loss / N);
+}
+
+/* ── Gumbel-hard assignment ─────────────────────────────────────────────────────────────── */
+
+void assign_forward(float *a, float *soft, float *hard, const float *raw, const float *noise,
+                    int B, int K, int P) {
+#pragma omp parallel for schedule(static)
+    for (int bp = 0; bp < B * P; bp++) {
+        int b = bp / P, p = bp % P;
+        size_t base = (size_t)b * K * P + p;
+        float mx = -FLT_MAX;
+        for (int k = 0; k < K; k++) {
+            float z = raw[base + (size_t)k * P] + (noise ? noise[base + (size_t)k * P] : 0.0f);
+            soft[base + (size_t)k * P] = z;
+            if (z > mx) mx = z;
+        }
+        float s = 0.0f;
+        for (int k = 0; k < K; k++) {
+            float e = expf(soft[base + (size_t)k * P] - mx);
+            soft[base + (size_t)k * P] = e;
+            s += e;
+        }
+        int arg = 0;
+        float best = -1.0f;
+        for (int k = 0; k < K; k++) {
+            float y = soft[base + (size_t)k * P] / s;
+            soft[base + (size_t)k * P] = y;
+            if (y > best) { best = y; arg = k; }
+        }
+        for (int k = 0; k < K; k++) a[base + (size_t)k * P] = k == arg ? 1.0f : 0.0f;
+    }
+    /* a = hard / (sum over patches + 1) */
+#pragma omp parallel for schedule(static)
+    for (int bk = 0; bk < B * K; bk++) {
+        float *r = a + (size_t)bk * P;
+        float s = 0.0f;
+        for (int p = 0; p < P; p++) s += r[p];
+        if (hard) memcpy(hard + (size_t)bk * P, r, sizeof(float) * (size_t)P);
+        float d = 1.0f / (s + 1.0f);
+        for (int p = 0; p < P; p++) r[p] *= d;
+    }
+}
+
+void assign_backward(float *draw, const float *da, const float *hard, const float *soft,
+                     int B, int K, int P) {
+    /* d(hard-like attn)[k,p] = (da[k,p] - sum_p' da[k,p'] a[k,p']) / (s_k + 1), a = hard/(s_k+1) */
+#pragma omp parallel for schedule(static)
+    for (int bk = 0; bk < B * K; bk++) {
+        const float *h = hard + (size_t)bk * P, *g = da + (size_t)bk * P;
+        float s = 0.0f, dot = 0.0f;
+        for (int p = 0; p < P; p++) s += h[p];
+        float d = 1.0f / (s + 1.0f);
+        for (int p = 0; p < P; p++) dot += g[p] * h[p] * d;
+        for (int p = 0; p < P; p++) draw[(size_t)bk * P + p] = (g[p] - dot) * d;
+    }
+    /* straight-through: the gradient of the soft softmax over the group axis */
+#pragma omp parallel for schedule(static)
+    for (int bp = 0; bp < B * P; bp++) {
+        int b = bp / P, p = bp % P;
+        size_t base = (size_t)b * K * P + p;
+        float dot = 0.0f;
+        for (int k = 0; k < K; k++) dot += soft[base + (size_t)k * P] * draw[base + (size_t)k * P];
+        for (int k = 0; k < K; k++)
+            draw[base + (size_t)k * P] = soft[base + (size_t)k * P] * (draw[base + (size_t)k * P] - dot);
+    }
+}
+
+/* ── embeddings ─────────────────────────────────────────────────────────────────────────── */
+
+void embedding_forward(float *out, const int *ids, const float *table, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) memcpy(out + (size_t)i * C, table + (size_t)ids[i] * C, sizeof(float) * (size_t)C);
+}
+
+void embedding_backward(float *dtable, const int *ids, const float *dout, int N, int C, int skip_id) {
+    for (int i = 0; i < N; i++) {
+        if (ids[i] == skip_id) continue;
+        float *d = dtable + (size_t)ids[i] * C;
+        for (int c = 0; c < C; c++) d[c] += dout[(size_t)i * C + c];
+    }
+}
