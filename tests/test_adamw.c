@@ -1,5 +1,7 @@
 /* test_adamw.c — train/adamw.c against PyTorch (tests/tools/adamw_ref.py): clip_grad_norm_,
  * torch.optim.AdamW with and without weight decay, and timm's cosine schedule with warmup. */
+#include <omp.h>
+
 #include "tests/check.h"
 #include "train/adamw.h"
 #include "train/safetensors.h"
@@ -117,9 +119,48 @@ TEST(clip_leaves_small_gradients_alone) {
     CHECK(isnan(ovs_clip_grad_norm(nan_g, &t, 1, 5.0)));
 }
 
+/* Clipping and AdamW give the same bits with 1, 2 and 3 threads (exact resume depends on it). */
+TEST(adamw_and_clip_do_not_depend_on_thread_count) {
+    enum { N = 3 };
+    ovs_param t[N];
+    memset(t, 0, sizeof t);
+    size_t sizes[N] = {150001, 7, 200003}, off = 0;
+    for (int k = 0; k < N; k++) {
+        snprintf(t[k].name, sizeof t[k].name, "t%d", k);
+        t[k].offset = off, t[k].numel = sizes[k], t[k].trainable = 1, t[k].decay = k != 1;
+        off += sizes[k];
+    }
+    float *p0 = malloc(off * 4), *g0 = malloc(off * 4), *p[3], *g[3];
+    ovs_rng r;
+    ovs_rng_seed(&r, 5, 5);
+    for (size_t i = 0; i < off; i++) p0[i] = (float)ovs_rng_normal(&r), g0[i] = (float)ovs_rng_normal(&r);
+    double norm[3];
+    for (int th = 1; th <= 3; th++) {
+        omp_set_num_threads(th);
+        p[th - 1] = malloc(off * 4), g[th - 1] = malloc(off * 4);
+        memcpy(p[th - 1], p0, off * 4), memcpy(g[th - 1], g0, off * 4);
+        ovs_adamw o;
+        ovs_err e = {0};
+        CHECK_OK(ovs_adamw_init(&o, off, &e), &e);
+        norm[th - 1] = ovs_clip_grad_norm(g[th - 1], t, N, 5.0);
+        for (int s = 0; s < 3; s++) ovs_adamw_step(&o, p[th - 1], g[th - 1], t, N, 1e-3);
+        ovs_adamw_free(&o);
+    }
+    omp_set_num_threads(2);
+    CHECK(norm[0] == norm[1] && norm[0] == norm[2]);
+    CHECK(!memcmp(g[0], g[1], off * 4) && !memcmp(g[0], g[2], off * 4));
+    CHECK(!memcmp(p[0], p[1], off * 4) && !memcmp(p[0], p[2], off * 4));
+    double want = 0;
+    for (size_t i = 0; i < off; i++) want += (double)g0[i] * g0[i];
+    CHECK_NEAR(norm[0], sqrt(want), 1e-9 * sqrt(want));
+    for (int i = 0; i < 3; i++) free(p[i]), free(g[i]);
+    free(p0), free(g0);
+}
+
 int main(void) {
     RUN(adamw_and_clipping_match_torch);
     RUN(cosine_schedule_matches_timm);
     RUN(clip_leaves_small_gradients_alone);
+    RUN(adamw_and_clip_do_not_depend_on_thread_count);
     return check_done();
 }

@@ -6,6 +6,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 int ovs_adamw_init(ovs_adamw *o, size_t numel, ovs_err *e) {
     memset(o, 0, sizeof *o);
@@ -25,11 +28,10 @@ void ovs_adamw_free(ovs_adamw *o) {
     o->m = o->v = NULL;
 }
 
-/* One parameter tensor: torch's _single_tensor_adam with decoupled weight decay. */
-static void update(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n,
+/* Elements [lo, hi) of one tensor: torch's _single_tensor_adam with decoupled weight decay. */
+static void update(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t lo, size_t hi,
                    float decay_mul, float w1, float b2, float one_minus_b2, float bc2_sqrt, float eps, float neg_step) {
-    #pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         float pi = p[i] * decay_mul;                    /* param.mul_(1 - lr * wd) */
         float mi = m[i] + w1 * (g[i] - m[i]);           /* exp_avg.lerp_(grad, 1 - beta1) */
         float vi = v[i] * b2 + one_minus_b2 * g[i] * g[i]; /* exp_avg_sq.mul_(b2).addcmul_(g, g, 1 - b2) */
@@ -39,53 +41,84 @@ static void update(float *restrict p, const float *restrict g, float *restrict m
     }
 }
 
+static size_t trainable_numel(const ovs_param *table, int n) {
+    size_t w = 0;
+    for (int k = 0; k < n; k++)
+        if (table[k].trainable) w += table[k].numel;
+    return w;
+}
+
+/* Calls fn(k, lo, hi) for the pieces of the trainable elements [from, to) (counted over the trainable
+ * tensors in table order), piece by piece within tensor k. */
+#define FOR_PIECES(table, n, from, to, BODY)                                                         \
+    do {                                                                                             \
+        size_t at_ = 0;                                                                              \
+        for (int k = 0; k < (n) && at_ < (to); k++) {                                                \
+            if (!(table)[k].trainable) continue;                                                     \
+            size_t a_ = at_, b_ = at_ + (table)[k].numel;                                            \
+            at_ = b_;                                                                                \
+            if (b_ <= (from)) continue;                                                              \
+            size_t lo = (from) > a_ ? (from) - a_ : 0, hi = ((to) < b_ ? (to) : b_) - a_;            \
+            BODY                                                                                     \
+        }                                                                                            \
+    } while (0)
+
+/* One parallel region for the whole block (a region per tensor would pay a barrier per tensor,
+ * which costs much on a loaded machine); each thread takes an equal share of the elements. */
 void ovs_adamw_step(ovs_adamw *o, float *params, const float *grads, const ovs_param *table, int n, double lr) {
     o->step++;
     double bc1 = 1 - pow(o->beta1, (double)o->step), bc2 = 1 - pow(o->beta2, (double)o->step);
     float neg_step = (float)(-(lr / bc1)), bc2_sqrt = (float)sqrt(bc2);
     float w1 = (float)(1 - o->beta1), b2 = (float)o->beta2, omb2 = (float)(1 - o->beta2), eps = (float)o->eps;
-    for (int k = 0; k < n; k++) {
-        const ovs_param *t = &table[k];
-        if (!t->trainable) continue;
-        float decay_mul = t->decay && o->weight_decay != 0 ? (float)(1 - lr * o->weight_decay) : 1.0f;
-        size_t off = t->offset;
-        update(params + off, grads + off, o->m + off, o->v + off, t->numel, decay_mul, w1, b2, omb2, bc2_sqrt, eps, neg_step);
+    float decayed = o->weight_decay != 0 ? (float)(1 - lr * o->weight_decay) : 1.0f;
+    size_t total = trainable_numel(table, n);
+    #pragma omp parallel if (total > 65536)
+    {
+        int nt = 1, id = 0;
+#ifdef _OPENMP
+        nt = omp_get_num_threads(), id = omp_get_thread_num();
+#endif
+        size_t from = total / (size_t)nt * (size_t)id + (total % (size_t)nt < (size_t)id ? total % (size_t)nt : (size_t)id);
+        size_t to = from + total / (size_t)nt + ((size_t)id < total % (size_t)nt);
+        FOR_PIECES(table, n, from, to, {
+            size_t off = table[k].offset;
+            update(params + off, grads + off, o->m + off, o->v + off, lo, hi, table[k].decay ? decayed : 1.0f, w1, b2,
+                   omb2, bc2_sqrt, eps, neg_step);
+        });
     }
 }
 
-/* Sum of squares in double over fixed chunks, added in a fixed order: the same bits whatever the
- * thread count (an OpenMP reduction would combine partial sums in a varying order). */
-static double sum_sq(const float *g, size_t n) {
-    enum { CHUNKS = 64 };
-    double part[CHUNKS];
-    size_t per = (n + CHUNKS - 1) / CHUNKS;
-    #pragma omp parallel for schedule(static) if (n > 65536)
-    for (int c = 0; c < CHUNKS; c++) {
-        size_t lo = (size_t)c * per, hi = lo + per < n ? lo + per : n;
-        double s = 0;
-        for (size_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
-        part[c] = s;
-    }
-    double s = 0;
-    for (int c = 0; c < CHUNKS; c++) s += part[c];
-    return s;
-}
+/* Sum of squares in double over fixed chunks of the trainable elements, added in a fixed order: the
+ * same bits whatever the thread count (an OpenMP reduction combines partial sums in varying order). */
+enum { CHUNK = 1 << 16 };
 
 double ovs_clip_grad_norm(float *grads, const ovs_param *table, int n, double max_norm) {
+    size_t total = trainable_numel(table, n), nchunks = (total + CHUNK - 1) / CHUNK;
+    double stack[256], *part = nchunks <= 256 ? stack : malloc(nchunks * sizeof *part);
     double sq = 0;
-    for (int k = 0; k < n; k++)
-        if (table[k].trainable) sq += sum_sq(grads + table[k].offset, table[k].numel);
+    if (!part) return NAN;
+    #pragma omp parallel for schedule(static) if (nchunks > 1)
+    for (size_t c = 0; c < nchunks; c++) {
+        size_t from = c * CHUNK, to = from + CHUNK < total ? from + CHUNK : total;
+        double s = 0;
+        FOR_PIECES(table, n, from, to, {
+            const float *g = grads + table[k].offset;
+            for (size_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
+        });
+        part[c] = s;
+    }
+    for (size_t c = 0; c < nchunks; c++) sq += part[c];
+    if (part != stack) free(part);
     double norm = sqrt(sq);
-    if (max_norm > 0 && isfinite(norm)) {
-        double coef = max_norm / (norm + 1e-6);
-        if (coef < 1) {
-            float c = (float)coef;
-            for (int k = 0; k < n; k++) {
-                if (!table[k].trainable) continue;
+    if (max_norm > 0 && isfinite(norm) && max_norm / (norm + 1e-6) < 1) {
+        float c = (float)(max_norm / (norm + 1e-6));
+        #pragma omp parallel for schedule(static) if (nchunks > 1)
+        for (size_t ch = 0; ch < nchunks; ch++) {
+            size_t from = ch * CHUNK, to = from + CHUNK < total ? from + CHUNK : total;
+            FOR_PIECES(table, n, from, to, {
                 float *g = grads + table[k].offset;
-                #pragma omp parallel for schedule(static) if (table[k].numel > 65536)
-                for (size_t i = 0; i < table[k].numel; i++) g[i] *= c;
-            }
+                for (size_t i = lo; i < hi; i++) g[i] *= c;
+            });
         }
     }
     return norm;

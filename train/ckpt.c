@@ -271,7 +271,7 @@ static const struct { const char *name; ftype type; size_t off; } CFG_FIELDS[] =
     FIELD(mlp_ratio, F_INT), FIELD(drop_path, F_FLOAT), FIELD(vocab, F_INT), FIELD(text_len, F_INT),
     FIELD(text_width, F_INT), FIELD(text_heads, F_INT), FIELD(text_layers, F_INT), FIELD(text_ff, F_INT),
     FIELD(type_vocab, F_INT), FIELD(max_pos, F_INT), FIELD(proj_hidden, F_INT), FIELD(proj_out, F_INT),
-    FIELD(mem_layers, F_INT), FIELD(local_patches, F_INT), FIELD(no_group_residual, F_INT),
+    FIELD(mem_layers, F_INT), FIELD(mem_heads, F_INT), FIELD(local_patches, F_INT), FIELD(no_group_residual, F_INT),
 };
 #undef FIELD
 enum { NFIELDS = sizeof CFG_FIELDS / sizeof CFG_FIELDS[0] };

@@ -61,6 +61,10 @@ int ovs_ckpt_latest(const char *rundir, int64_t *step, ovs_err *e);
 /* Resolves a --ckpt/--init argument: a file is used as is; a run folder gives its newest ckpt. */
 int ovs_ckpt_resolve(const char *path_or_rundir, char *out, size_t cap, ovs_err *e);
 
+/* Builds the model from a checkpoint file alone (its model_config metadata) and loads every tensor of
+ * its table strictly (names, shapes; other tensors such as EMA weights are allowed). ckpt_model.c. */
+int ovs_ckpt_load_model(const char *path, int max_batch, ovs_model **m, ovs_err *e);
+
 /* The model config as text ("key=value" lines, every field) and back. The text round-trips exactly. */
 int ovs_config_to_text(const ovs_config *c, char *out, size_t cap);
 int ovs_config_from_text(ovs_config *c, const char *text, ovs_err *e);

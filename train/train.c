@@ -289,7 +289,8 @@ static int run(loop *L, const ovs_train_opts *o, FILE *mf, int64_t total, int64_
     ovs_progress_start(&prog, "train", total - first);
     if (o->quiet) prog.enabled = 0;
     double t0 = ovs_now();
-    int64_t done_here = 0;
+    int64_t done_here = 0, saves = 0;
+    double t_data = 0, t_model = 0, t_opt = 0, t_save = 0; /* seconds, for the closing summary */
     int rc = 0;
     while (L->step < total && !rc) {
         double ts = ovs_now();
@@ -298,7 +299,9 @@ static int run(loop *L, const ovs_train_opts *o, FILE *mf, int64_t total, int64_
         int64_t epoch = 0;
         if ((rc = L->src->next(L->src->ctx, &b, &epoch, e))) break;
         ovs_losses loss = {0};
+        double t1 = ovs_now();
         if ((rc = L->m->step(L->m->ctx, b, &L->rng, &loss, e))) { ovs_errctx(e, "step %" PRId64, L->step + 1); break; }
+        double t2 = ovs_now();
         float bad;
         const char *term = bad_term(&loss, &bad);
         if (term) {
@@ -311,6 +314,8 @@ static int run(loop *L, const ovs_train_opts *o, FILE *mf, int64_t total, int64_
         if (!isfinite(norm)) { rc = stop_nonfinite(L, L->step + 1, "gradient norm", " (the losses were finite)", norm, e); break; }
         ovs_adamw_step(&L->opt, L->m->params, L->m->grads, L->m->table, L->m->n, lr);
         if (L->m->after_update && (rc = L->m->after_update(L->m->ctx, e))) break;
+        double t3 = ovs_now();
+        t_data += t1 - ts, t_model += t2 - t1, t_opt += t3 - t2;
         L->step++, L->epoch = epoch, done_here++;
         double now = ovs_now(), ips = b->B / (now - ts > 1e-9 ? now - ts : 1e-9), wall = L->wall0 + (now - t0);
         fprintf(mf, "%" PRId64 "\t%" PRId64 "\t%.9g\t%.9g\t%.9g\t%.9g\t%.9g\t%.2f\t%.3f\n", L->step, epoch, lr,
@@ -321,11 +326,18 @@ static int run(loop *L, const ovs_train_opts *o, FILE *mf, int64_t total, int64_
                  (double)loss.total, (double)loss.contrastive, (double)loss.entity, (double)loss.mask, lr, ips);
         ovs_progress_update(&prog, L->step - first, extra);
         int stop = o->stop_after > 0 && done_here >= o->stop_after;
-        if (L->step % (c->ckpt_every > 0 ? c->ckpt_every : total) == 0 || L->step == total || stop)
+        if (L->step % (c->ckpt_every > 0 ? c->ckpt_every : total) == 0 || L->step == total || stop) {
+            double t4 = ovs_now();
             rc = save(L, wall, e);
+            t_save += ovs_now() - t4, saves++;
+        }
         if (stop) break;
     }
     ovs_progress_end(&prog);
+    if (done_here)
+        ovs_info("%" PRId64 " steps: data %.1f ms/step, model %.1f ms/step, clip+AdamW %.2f ms/step; %" PRId64
+                 " checkpoints, %.1f ms each", done_here, 1e3 * t_data / (double)done_here, 1e3 * t_model / (double)done_here,
+                 1e3 * t_opt / (double)done_here, saves, saves ? 1e3 * t_save / (double)saves : 0.0);
     return rc;
 }
 
