@@ -57,9 +57,7 @@ CREATE TABLE samples (
   shard_id     INTEGER REFERENCES shards(id),
   member_offset INTEGER,                -- byte offset of the image member's header in the shard
   -- entities
-  entities_version TEXT,                -- rules hash the entities were extracted with; NULL = not yet
-  entities_sig     INTEGER              -- hash of the extracted (entity, start, end) list: a rules
-                                        -- change rewrites only the samples whose list changed
+  entities_version TEXT                 -- rules hash the entities were extracted with; NULL = not yet
 );
 CREATE INDEX samples_state ON samples(state);
 
