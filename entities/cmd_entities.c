@@ -65,7 +65,7 @@ int cmd_entities(int argc, char **argv) {
         if (!(rc = ovs_db_open(&db, pos[0], 0, &e))) {
             ovs_ent_stats st = {0};
             if (!(rc = ovs_db_run_start(&db, "entities", argc, argv, &e))) {
-                rc = ovs_ent_update(&db, rules, (int)batch, 0, &st, &e);
+                rc = ovs_ent_update(&db, rules, (int)batch, &st, &e);
                 if (!rc && export_path) rc = ovs_ent_export(&db, export_path, &st, &e);
                 char counts[256];
                 snprintf(counts, sizeof counts,

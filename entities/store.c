@@ -5,9 +5,7 @@
  * is the slow stage, so extraction costs no wall time. A batch's samples.entities_version update is
  * one statement over its id range. A sample that had an older version is re-extracted; its stored
  * (entity, start, end) list is compared with the new one and rewritten only when different.
- * For a run over most of a large table the entity_id index is dropped and rebuilt at the end
- * (faster than keeping it up to date row by row); every run starts by making sure it exists, so a
- * killed run leaves nothing missing. Foreign-key checks are off for this connection during the run
+ * Foreign-key checks are off for this connection during the run
  * (the rows are correct by construction) and back on after. One `ovseg entities` at a time per DB. */
 #include "entities/store.h"
 
@@ -20,8 +18,6 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/progress.h"
-
-enum { BIG_RUN = 200000 }; /* samples to process above which the entity_id index is rebuilt */
 
 typedef struct row {
     int64_t id;
@@ -391,21 +387,22 @@ static void finalize_all(stmts *s) {
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) sqlite3_finalize(all[i]);
 }
 
-static int64_t count_pending(ovs_db *db, const char *version, int64_t *total) {
+/* Samples to process (for the progress line). */
+static int64_t count_pending(ovs_db *db, const char *version) {
     sqlite3_stmt *c;
     int64_t pending = 0;
-    if (ovs_db_prepare(db, &c, "SELECT count(*), sum(entities_version IS NULL OR entities_version <> ?1) FROM samples", NULL)) return 0;
+    if (ovs_db_prepare(db, &c, "SELECT count(*) FROM samples WHERE entities_version IS NULL OR entities_version <> ?1", NULL)) return 0;
     sqlite3_bind_text(c, 1, version, -1, SQLITE_STATIC);
-    if (sqlite3_step(c) == SQLITE_ROW) {
-        *total = sqlite3_column_int64(c, 0);
-        pending = sqlite3_column_int64(c, 1);
-    }
+    if (sqlite3_step(c) == SQLITE_ROW) pending = sqlite3_column_int64(c, 0);
     sqlite3_finalize(c);
     return pending;
 }
 
+/* Seconds spent per phase, for `ovseg -v entities`. */
+typedef struct phase_times { double select, write, wait; } phase_times;
+
 /* The pipeline: select k+1, extract k+1 on the worker while writing k. */
-static int run_pipeline(ovs_db *db, stmts *s, ent_ids *m, batch b[2], const char *version, int size, int64_t pending,
+static int run_pipeline(phase_times *pt, ovs_db *db, stmts *s, ent_ids *m, batch b[2], const char *version, int size, int64_t pending,
                         ovs_ent_stats *st, ovs_err *e) {
     ovs_progress pr;
     ovs_progress_start(&pr, "entities", pending);
@@ -414,13 +411,17 @@ static int run_pipeline(ovs_db *db, stmts *s, ent_ids *m, batch b[2], const char
     int cur = 0;
     while (!rc && b[cur].n) {
         batch *now = &b[cur], *next = &b[!cur];
+        double t0 = ovs_now();
         rc = select_batch(db, s, version, now->rows[now->n - 1].id, size, next, e);
         if (rc) break;
+        double t1 = ovs_now();
         pthread_t worker;
         int threaded = next->n && !pthread_create(&worker, NULL, extract_batch, next);
         if (next->n && !threaded) extract_batch(next);
         rc = write_batch(db, s, m, now, version, st, e);
+        double t2 = ovs_now();
         if (threaded) pthread_join(worker, NULL);
+        pt->select += t1 - t0, pt->write += t2 - t1, pt->wait += ovs_now() - t2;
         ovs_progress_update(&pr, st->processed, NULL);
         cur = !cur;
     }
@@ -428,7 +429,7 @@ static int run_pipeline(ovs_db *db, stmts *s, ent_ids *m, batch b[2], const char
     return rc;
 }
 
-int ovs_ent_update(ovs_db *db, const ovs_ent_rules *rules, int size, int64_t rebuild_min, ovs_ent_stats *st, ovs_err *e) {
+int ovs_ent_update(ovs_db *db, const ovs_ent_rules *rules, int size, ovs_ent_stats *st, ovs_err *e) {
     const char *version = ovs_ent_rules_version(rules);
     ent_ids m = {0};
     stmts s = {0};
@@ -439,18 +440,16 @@ int ovs_ent_update(ovs_db *db, const ovs_ent_rules *rules, int size, int64_t reb
         b[k].x = k ? b[0].x : ovs_extractor_new(rules); /* one extractor: the worker runs one batch at a time */
         if (!b[k].rows || !b[k].x) rc = ovs_errf(e, OVS_EINTERNAL, "out of memory");
     }
-    int64_t total = 0, pending = rc ? 0 : count_pending(db, version, &total);
-    int rebuild = pending >= (rebuild_min > 0 ? rebuild_min : BIG_RUN) && pending * 2 >= total;
-    if (!rc) rc = ovs_db_exec(db, rebuild ? "DROP INDEX IF EXISTS sample_entities_entity; PRAGMA foreign_keys = OFF"
-                                          : "CREATE INDEX IF NOT EXISTS sample_entities_entity ON sample_entities(entity_id);"
-                                            " PRAGMA foreign_keys = OFF", e);
+    int64_t pending = rc ? 0 : count_pending(db, version);
+    if (!rc) rc = ovs_db_exec(db, "PRAGMA foreign_keys = OFF", e);
     if (!rc) rc = load_ids(db, &m, e);
     if (!rc) rc = prepare_all(db, &s, e);
-    if (!rc) rc = run_pipeline(db, &s, &m, b, version, size, pending, st, e);
+    phase_times pt = {0};
+    if (!rc) rc = run_pipeline(&pt, db, &s, &m, b, version, size, pending, st, e);
     finalize_all(&s);
     ovs_err e2 = {0};
-    if (rebuild) ovs_info("entities: rebuilding the index on sample_entities(entity_id)");
-    int rc2 = ovs_db_exec(db, "CREATE INDEX IF NOT EXISTS sample_entities_entity ON sample_entities(entity_id); PRAGMA foreign_keys = ON", &e2);
+    int rc2 = ovs_db_exec(db, "PRAGMA foreign_keys = ON", &e2);
+    ovs_debug("entities: seconds in select %.2f, write %.2f, waiting for extraction %.2f", pt.select, pt.write, pt.wait);
     if (!rc && rc2) rc = rc2, *e = e2;
     ids_free(&m);
     for (int k = 0; k < 2; k++) {

@@ -17,10 +17,8 @@ typedef struct ovs_ent_stats {
 } ovs_ent_stats;
 
 /* Processes every sample whose entities_version differs from the rules version, in batches of
- * batch samples per transaction (extraction of the next batch overlaps the writing of this one).
- * When at least rebuild_min samples (0: 200000) and half the table are to be processed, the
- * sample_entities(entity_id) index is dropped and rebuilt at the end. */
-int ovs_ent_update(ovs_db *db, const ovs_ent_rules *rules, int batch, int64_t rebuild_min, ovs_ent_stats *st, ovs_err *e);
+ * batch samples per transaction (extraction of the next batch overlaps the writing of this one). */
+int ovs_ent_update(ovs_db *db, const ovs_ent_rules *rules, int batch, ovs_ent_stats *st, ovs_err *e);
 /* Writes url<TAB>caption<TAB>entities (distinct names, sorted, comma-separated) for every sample
  * with entities_version set, in id order, atomically (FILE.tmp then rename). */
 int ovs_ent_export(ovs_db *db, const char *path, ovs_ent_stats *st, ovs_err *e);
