@@ -463,10 +463,17 @@ int ovs_ent_update(ovs_db *db, const ovs_ent_rules *rules, int size, ovs_ent_sta
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
+/* Writes s with tabs and line breaks as spaces, so every record stays one TSV line. */
+static void put_field(FILE *f, const char *s) {
+    for (; *s; s++) fputc(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s, f);
+    fputc('\t', f);
+}
+
 /* Writes one export line: names sorted and distinct. */
 static int export_line(FILE *f, const char *url, const char *cap, char **names, size_t n) {
     qsort(names, n, sizeof *names, cmp_str);
-    fprintf(f, "%s\t%s\t", url, cap);
+    put_field(f, url);
+    put_field(f, cap);
     for (size_t i = 0; i < n; i++)
         if (!i || strcmp(names[i], names[i - 1])) fprintf(f, "%s%s", i ? "," : "", names[i]);
     return fputc('\n', f) == EOF ? -1 : 0;
