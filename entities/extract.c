@@ -454,11 +454,7 @@ static int foreign(const ovs_extractor *x) {
 static int run(ovs_extractor *x, const char *caption, size_t len) {
     x->nent = 0;
     if (tokenise(x, caption, len) || join_collocations(x)) return -1;
-    if (!x->ntok || foreign(x)) {
-        if (x->tags) x->tags[0] = 0;
-        x->ntok = x->ntok && x->tags ? x->ntok : 0;
-        return 1;
-    }
+    if (!x->ntok || foreign(x)) return 1; /* no entities */
     if (viterbi(x)) return -1;
     return chunk(x);
 }
