@@ -121,6 +121,7 @@ CREATE TABLE subset_entities (
   entity_id INTEGER NOT NULL REFERENCES entities(id),
   rank      INTEGER NOT NULL,
   samples   INTEGER NOT NULL,          -- members containing it
+  pairs     INTEGER NOT NULL DEFAULT 0, -- pairs made through it (by `ovseg pairs`)
   PRIMARY KEY (subset_id, entity_id)
 );
 
