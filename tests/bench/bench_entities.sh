@@ -4,7 +4,8 @@
 #   2. extraction speed on one core next to that filter in C (same captions, sampled with replacement);
 #   3. the whole `ovseg entities` on N captions (default 2,000,000) including SQLite writes, next to
 #      the floor of just reading the captions with sqlite3; then a second run (no work) and an
-#      incremental run after 1% new rows.
+#      incremental run after 1% new rows; then `ovseg subset --top 100`, `ovseg pairs` and the
+#      entities saved queries on the result.
 # ENT_BENCH_N sets N. Rates are per wall second and per CPU second (user+sys): the machine is shared,
 # so the load average is printed too.
 set -eu
@@ -59,6 +60,11 @@ add=$((n / 100))
 sqlite3 "$db" "INSERT INTO samples(url, url_hash, caption, source_id, line)
   SELECT url || '+', url_hash + $n + 1, caption, 1, line + $n FROM samples WHERE id <= $add"
 row "ovseg entities after 1% new rows" "$add" "$(timed "$ovseg" entities "$db")"
+n2=$((n + add))
+row "ovseg subset --top 100" "$n2" "$(timed "$ovseg" subset "$db" --name cc4m --top 100)"
+members=$(sqlite3 "$db" "SELECT members FROM subsets WHERE name = 'cc4m'")
+row "ovseg pairs --partners 10 (members)" "$members" "$(timed "$ovseg" pairs "$db" --subset cc4m --partners 10)"
+row "ovseg stats DB entities (samples)" "$n2" "$(timed "$ovseg" stats "$db" entities)"
 rows=$(sqlite3 "$db" "SELECT count(*) FROM sample_entities")
 echo
 echo "$rows sample_entities rows; database $(du -m "$db" | cut -f1) MB"
