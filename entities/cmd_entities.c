@@ -2,12 +2,11 @@
  * yet processed with the current rules version, store them with their byte spans in
  * sample_entities and keep the entities table's counts (occurrences, samples) exact.
  *
- * Work goes in batches of samples in id order, each one transaction: select the batch, extract in
- * parallel (one extractor per thread), then write. A sample processed by an older rules version is
- * re-extracted; when its (entity, start, end) list is unchanged (entities_sig) only its version is
+ * Work goes in batches of samples in id order, each written in one transaction while a worker
+ * thread extracts the next batch (entities/store.c). A sample processed by an older rules version is
+ * re-extracted; when its (entity, start, end) list is unchanged only its version is
  * updated, else its old rows are subtracted from the counts and replaced. kill -9 loses at most the
  * batch in flight, which the next run redoes. */
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,14 +29,13 @@ static const ovs_cmd_spec SPEC = {
 int cmd_entities(int argc, char **argv) {
     ovs_err e = {0};
     const char *export_path = NULL, *rules_dir = NULL, *wordnet = OVS_WORDNET_DIR, *explain = NULL;
-    int64_t batch = 20000, threads = 0;
+    int64_t batch = 20000;
     const ovs_opt opts[] = {
         {"export", OVS_ARG_STR, &export_path, "write url<TAB>caption<TAB>entities (sorted, comma-separated) of every processed sample to FILE"},
         {"rules", OVS_ARG_STR, &rules_dir, "folder with rules.txt, synonyms.txt, stopnouns.txt (default: the built-in copies)"},
         {"wordnet", OVS_ARG_STR, &wordnet, "WordNet 3.0 dict folder (default " OVS_WORDNET_DIR ")"},
         {"explain", OVS_ARG_STR, &explain, "print the tokens, tags and entities of TEXT and exit (no DB needed)"},
         {"batch", OVS_ARG_COUNT, &batch, "samples per transaction (default 20000)"},
-        {"threads", OVS_ARG_INT, &threads, "extraction threads (default: all cores)"},
         {0}};
     ovs_cmd_spec spec = SPEC;
     spec.opts = opts;
@@ -46,7 +44,6 @@ int cmd_entities(int argc, char **argv) {
     if (rc) return ovs_cli_finish("entities", rc, &e);
     if (!np && !explain) return ovs_cli_finish("entities", ovs_errf(&e, OVS_EUSER, "missing DB (see --help)"), &e);
     if (batch < 1) return ovs_cli_finish("entities", ovs_errf(&e, OVS_EUSER, "--batch: must be at least 1"), &e);
-    if (threads > 0) omp_set_num_threads((int)threads);
 
     ovs_lex lex;
     ovs_ent_rules *rules = NULL;

@@ -11,6 +11,7 @@
 
 #include "db/db.h"
 #include "util/args.h"
+#include "util/buf.h"
 #include "util/cli.h"
 #include "util/log.h"
 #include "util/progress.h"
@@ -138,41 +139,93 @@ static int draw(const graph *g, int64_t m, int np, uint64_t seed, int64_t *partn
     return got;
 }
 
-static int write_pairs(ovs_db *db, int64_t sid, const graph *g, int np, uint64_t seed, int64_t *npairs, int64_t *paired, ovs_err *e) {
-    sqlite3_stmt *del, *ins = NULL;
-    int rc = ovs_db_begin(db, e);
-    if (!rc) rc = ovs_db_prepare(db, &del, "DELETE FROM pairs WHERE subset_id = ?1", e);
-    if (!rc) {
-        sqlite3_bind_int64(del, 1, sid);
-        if (sqlite3_step(del) != SQLITE_DONE) rc = ovs_errf(e, OVS_EINTERNAL, "%s: deleting old pairs: %s", db->path, sqlite3_errmsg(db->h));
-        sqlite3_finalize(del);
+enum { MULTI = 32 }; /* pairs rows per INSERT statement */
+
+/* Inserts rows[0..n) (sample, k, partner, entity), MULTI at a time when n == MULTI. */
+static int insert_pairs(ovs_db *db, sqlite3_stmt *one, sqlite3_stmt *multi, int64_t sid, int64_t (*rows)[4], int n, ovs_err *e) {
+    if (n == MULTI) {
+        sqlite3_reset(multi);
+        for (int r = 0; r < n; r++) {
+            sqlite3_bind_int64(multi, 5 * r + 1, sid);
+            for (int c = 0; c < 4; c++) sqlite3_bind_int64(multi, 5 * r + c + 2, rows[r][c]);
+        }
+        if (sqlite3_step(multi) != SQLITE_DONE) return ovs_errf(e, OVS_EINTERNAL, "%s: inserting pairs: %s", db->path, sqlite3_errmsg(db->h));
+        return 0;
     }
-    if (!rc) rc = ovs_db_prepare(db, &ins, "INSERT INTO pairs(subset_id, sample_id, k, partner_id, entity_id) VALUES(?1, ?2, ?3, ?4, ?5)", e);
+    for (int r = 0; r < n; r++) {
+        sqlite3_reset(one);
+        sqlite3_bind_int64(one, 1, sid);
+        for (int c = 0; c < 4; c++) sqlite3_bind_int64(one, c + 2, rows[r][c]);
+        if (sqlite3_step(one) != SQLITE_DONE) return ovs_errf(e, OVS_EINTERNAL, "%s: inserting pairs: %s", db->path, sqlite3_errmsg(db->h));
+    }
+    return 0;
+}
+
+/* Records how many pairs went through each subset entity. */
+static int store_entity_counts(ovs_db *db, int64_t sid, const graph *g, const int64_t *per_entity, ovs_err *e) {
+    sqlite3_stmt *st;
+    int rc = ovs_db_prepare(db, &st, "UPDATE subset_entities SET pairs = ?3 WHERE subset_id = ?1 AND entity_id = ?2", e);
+    for (int64_t k = 0; k < g->ne && !rc; k++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, sid);
+        sqlite3_bind_int64(st, 2, g->ent_id[k]);
+        sqlite3_bind_int64(st, 3, per_entity[k]);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = ovs_errf(e, OVS_EINTERNAL, "%s: counting pairs per entity: %s", db->path, sqlite3_errmsg(db->h));
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int write_pairs(ovs_db *db, int64_t sid, const graph *g, int np, uint64_t seed, int64_t *npairs, int64_t *paired, ovs_err *e) {
+    sqlite3_stmt *one = NULL, *multi = NULL;
+    int rc = ovs_db_exec(db, "PRAGMA foreign_keys = OFF", e); /* rows reference members by construction */
+    if (!rc) rc = ovs_db_begin(db, e);
+    if (rc) return rc;
+    rc = ovs_db_prepare(db, &one, "DELETE FROM pairs WHERE subset_id = ?1", e);
+    if (!rc) {
+        sqlite3_bind_int64(one, 1, sid);
+        if (sqlite3_step(one) != SQLITE_DONE) rc = ovs_errf(e, OVS_EINTERNAL, "%s: deleting old pairs: %s", db->path, sqlite3_errmsg(db->h));
+        sqlite3_finalize(one);
+        one = NULL;
+    }
+    if (!rc) rc = ovs_db_prepare(db, &one, "INSERT INTO pairs(subset_id, sample_id, k, partner_id, entity_id) VALUES(?1, ?2, ?3, ?4, ?5)", e);
+    if (!rc) {
+        ovs_buf q = {0};
+        ovs_buf_puts(&q, "INSERT INTO pairs(subset_id, sample_id, k, partner_id, entity_id) VALUES");
+        for (int r = 0; r < MULTI; r++) ovs_buf_puts(&q, r ? ",(?,?,?,?,?)" : "(?,?,?,?,?)");
+        rc = q.data ? ovs_db_prepare(db, &multi, q.data, e) : ovs_errf(e, OVS_EINTERNAL, "out of memory");
+        ovs_buf_free(&q);
+    }
     int64_t *partner = malloc((size_t)np * sizeof *partner), *ent = malloc((size_t)np * sizeof *ent);
-    if (!rc && (!partner || !ent)) rc = ovs_errf(e, OVS_EINTERNAL, "out of memory");
+    int64_t *per_entity = calloc((size_t)g->ne + 1, sizeof *per_entity);
+    if (!rc && (!partner || !ent || !per_entity)) rc = ovs_errf(e, OVS_EINTERNAL, "out of memory");
+    int64_t rows[MULTI][4];
+    int nrows = 0;
     ovs_progress pr;
     ovs_progress_start(&pr, "pairs", g->nm);
     for (int64_t m = 0; m < g->nm && !rc; m++) {
         int got = draw(g, m, np, seed, partner, ent);
         *paired += got > 0;
         for (int k = 0; k < got && !rc; k++) {
-            sqlite3_reset(ins);
-            sqlite3_bind_int64(ins, 1, sid);
-            sqlite3_bind_int64(ins, 2, g->sample[m]);
-            sqlite3_bind_int(ins, 3, k);
-            sqlite3_bind_int64(ins, 4, g->sample[partner[k]]);
-            sqlite3_bind_int64(ins, 5, g->ent_id[ent[k]]);
-            if (sqlite3_step(ins) != SQLITE_DONE) rc = ovs_errf(e, OVS_EINTERNAL, "%s: inserting pairs: %s", db->path, sqlite3_errmsg(db->h));
+            rows[nrows][0] = g->sample[m], rows[nrows][1] = k;
+            rows[nrows][2] = g->sample[partner[k]], rows[nrows][3] = g->ent_id[ent[k]];
+            per_entity[ent[k]]++;
             (*npairs)++;
+            if (++nrows == MULTI) rc = insert_pairs(db, one, multi, sid, rows, nrows, e), nrows = 0;
         }
         if ((m & 4095) == 0) ovs_progress_update(&pr, m, NULL);
     }
+    if (!rc && nrows) rc = insert_pairs(db, one, multi, sid, rows, nrows, e);
+    if (!rc) rc = store_entity_counts(db, sid, g, per_entity, e);
     ovs_progress_end(&pr);
     free(partner);
     free(ent);
-    sqlite3_finalize(ins);
+    free(per_entity);
+    sqlite3_finalize(one);
+    sqlite3_finalize(multi);
     if (!rc) rc = ovs_db_commit(db, e);
     else ovs_db_rollback(db);
+    ovs_db_exec(db, "PRAGMA foreign_keys = ON", NULL);
     return rc;
 }
 

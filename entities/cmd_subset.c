@@ -147,9 +147,11 @@ static int make_subset(ovs_db *db, const char *name, int64_t top, const char *fi
     if (!rc) rc = exec_bind(db, members_sql, sid, "choosing the members", e);
     if (!rc) rc = exec_bind(db,
                             "INSERT INTO subset_entities(subset_id, entity_id, rank, samples) "
-                            "SELECT ?1, c.entity_id, c.rank, (SELECT count(DISTINCT se.sample_id) FROM sample_entities se "
-                            " JOIN subset_members m ON m.subset_id = ?1 AND m.sample_id = se.sample_id WHERE se.entity_id = c.entity_id) "
-                            "FROM temp.chosen c", sid, "counting members per entity", e);
+                            "SELECT ?1, c.entity_id, c.rank, coalesce(n.cnt, 0) FROM temp.chosen c LEFT JOIN "
+                            "(SELECT se.entity_id, count(DISTINCT se.sample_id) AS cnt FROM sample_entities se "
+                            " JOIN temp.chosen c2 ON c2.entity_id = se.entity_id "
+                            " JOIN subset_members m ON m.subset_id = ?1 AND m.sample_id = se.sample_id GROUP BY se.entity_id) n "
+                            "ON n.entity_id = c.entity_id", sid, "counting members per entity", e);
     if (!rc) rc = exec_bind(db, "UPDATE subsets SET members = (SELECT count(*) FROM subset_members WHERE subset_id = ?1) WHERE id = ?1",
                             sid, "counting members", e);
     if (!rc) rc = ovs_db_commit(db, e);

@@ -16,7 +16,7 @@ enum { INFO_PUNCT = 0, INFO_NUMBER = 1 };
 typedef struct winfo {
     float emit[OVS_NT];  /* log emission score per tag; NEG = impossible */
     const char *name;    /* entity name when a noun that is not a stop-noun */
-    uint32_t name_len;
+    uint32_t name_len, name_id;
     int32_t nbase;       /* lexicon key of the noun base form, -1 */
     uint8_t prefix;      /* may start a multi-word noun */
     uint8_t adj;         /* can be an adjective (multi-word nouns it starts need a 'colloc' line) */
@@ -90,6 +90,7 @@ static void set_name(ovs_extractor *x, winfo *w, const char *s, size_t n) {
     w->stop = 0;
     w->name = ovs_strmap_str(&x->names, k);
     w->name_len = (uint32_t)n;
+    w->name_id = (uint32_t)k;
 }
 
 static void set_noun_name(ovs_extractor *x, winfo *w, const char *form, size_t n) {
@@ -415,7 +416,7 @@ static int push_entity(ovs_extractor *x, const tok *t, const winfo *w) {
         x->ents = en;
         x->ent_cap = cap;
     }
-    x->ents[x->nent++] = (ovs_entity){w->name, w->name_len, t->start, t->end};
+    x->ents[x->nent++] = (ovs_entity){w->name, w->name_len, t->start, t->end, w->name_id};
     return 0;
 }
 
@@ -453,11 +454,7 @@ static int foreign(const ovs_extractor *x) {
 static int run(ovs_extractor *x, const char *caption, size_t len) {
     x->nent = 0;
     if (tokenise(x, caption, len) || join_collocations(x)) return -1;
-    if (!x->ntok || foreign(x)) {
-        if (x->tags) x->tags[0] = 0;
-        x->ntok = x->ntok && x->tags ? x->ntok : 0;
-        return 1;
-    }
+    if (!x->ntok || foreign(x)) return 1; /* no entities */
     if (viterbi(x)) return -1;
     return chunk(x);
 }

@@ -26,6 +26,7 @@ typedef struct ovs_entity {
     const char *name;   /* NUL-terminated, valid as long as the extractor */
     uint32_t name_len;
     uint32_t start, end; /* byte span in the caption: [start, end) */
+    uint32_t name_id;    /* dense index of the name within this extractor (for caching lookups) */
 } ovs_entity;
 
 /* The three rule files, compiled into the binary (entities/embed_data.sh). */

@@ -156,8 +156,8 @@ static int parse_text(ovs_ent_rules *r, const char *text, const char *base, cons
     for (char *p = copy; p && *p && !rc;) {
         char *nl = strchr(p, '\n');
         if (nl) *nl = 0;
-        char where[1200];
-        snprintf(where, sizeof where, "%s:%d", name, ++lineno);
+        char where[1300];
+        snprintf(where, sizeof where, "%.1200s:%d", name, ++lineno);
         rc = fn(r, p, where, e);
         p = nl ? nl + 1 : NULL;
     }

@@ -17,7 +17,7 @@ typedef struct ovs_ent_stats {
 } ovs_ent_stats;
 
 /* Processes every sample whose entities_version differs from the rules version, in batches of
- * batch samples per transaction, extraction on all OpenMP threads. */
+ * batch samples per transaction (extraction of the next batch overlaps the writing of this one). */
 int ovs_ent_update(ovs_db *db, const ovs_ent_rules *rules, int batch, ovs_ent_stats *st, ovs_err *e);
 /* Writes url<TAB>caption<TAB>entities (distinct names, sorted, comma-separated) for every sample
  * with entities_version set, in id order, atomically (FILE.tmp then rename). */

@@ -59,9 +59,7 @@ CREATE TABLE samples (
   member_offset INTEGER,                -- byte offset of the image member's header in the shard
   shard_key    INTEGER,                 -- the sample's key in that shard when it is not id (merge renumbered it)
   -- entities
-  entities_version TEXT,                -- rules hash the entities were extracted with; NULL = not yet
-  entities_sig     INTEGER              -- hash of the extracted (entity, start, end) list: a rules
-                                        -- change rewrites only the samples whose list changed
+  entities_version TEXT                 -- rules hash the entities were extracted with; NULL = not yet
 );
 CREATE INDEX samples_state ON samples(state);
 
@@ -108,7 +106,9 @@ CREATE TABLE sample_entities (
   end       INTEGER NOT NULL,          -- exclusive
   PRIMARY KEY (sample_id, start)
 ) WITHOUT ROWID;
-CREATE INDEX sample_entities_entity ON sample_entities(entity_id);
+-- No index on entity_id: keeping one up to date costs `ovseg entities` a third of its time, and the
+-- verbs read sample_entities by sample or in full scans. For ad-hoc lookups by entity:
+--   CREATE INDEX sample_entities_entity ON sample_entities(entity_id);
 
 CREATE TABLE subsets (
   id         INTEGER PRIMARY KEY,
@@ -123,6 +123,7 @@ CREATE TABLE subset_entities (
   entity_id INTEGER NOT NULL REFERENCES entities(id),
   rank      INTEGER NOT NULL,
   samples   INTEGER NOT NULL,          -- members containing it
+  pairs     INTEGER NOT NULL DEFAULT 0, -- pairs made through it (by `ovseg pairs`)
   PRIMARY KEY (subset_id, entity_id)
 );
 

@@ -62,6 +62,7 @@ TEST(entities_heads_not_modifiers_and_verbs_not_nouns) {
 TEST(entities_bad_input_no_crash_no_garbage) {
     size_t big = 1 << 20;
     char *s = malloc(big + 1);
+    if (!s) return;
     for (size_t i = 0; i < big; i++) s[i] = "dog and cat , "[i % 14];
     s[big] = 0;
     size_t n;
@@ -99,6 +100,7 @@ TEST(entities_rules_from_folder_override_and_version) {
     ovs_ent_rules_free(same);
     snprintf(path, sizeof path, "%s/synonyms.txt", dir);
     char *syn = malloc(strlen(ovs_ent_synonyms_txt) + 64);
+    if (!syn) return;
     sprintf(syn, "%scanine: dog, puppy\n", ovs_ent_synonyms_txt);
     ovs_write_atomic(path, syn, strlen(syn), &e);
     free(syn);

@@ -43,6 +43,9 @@ int main(int argc, char **argv) {
                eval_ratio(r.tp, r.fn), eval_ratio(r.c_tp, r.c_fp), eval_ratio(r.c_tp, r.c_fn));
         printf("| OVSegmentor exact match (100 words) | - | - | %.3f | %.3f |\n", eval_ratio(r.x_tp, r.x_fp),
                eval_ratio(r.x_tp, r.x_fn));
+        if (!eval_gold("tests/data/entities-heldout.tsv", rules, ext, &r, argc > 2 ? stderr : NULL))
+            printf("| held out (%d captions labelled after the rules were tuned) | %.3f | %.3f | %.3f | %.3f |\n", r.captions,
+                   eval_ratio(r.tp, r.fp), eval_ratio(r.tp, r.fn), eval_ratio(r.c_tp, r.c_fp), eval_ratio(r.c_tp, r.c_fn));
     } else {
         RUN(entities_gold_precision_and_recall_at_least_090);
         RUN(entities_class_recall_beats_exact_word_match);

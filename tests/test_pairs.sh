@@ -36,6 +36,10 @@ lonely=$(q "SELECT count(*) FROM subset_members m WHERE m.subset_id = $sid
               JOIN subset_members mb ON mb.subset_id = $sid AND mb.sample_id = b.sample_id
               WHERE a.sample_id = m.sample_id)")
 [ "$lonely" = 0 ] && pass pairs_every_pairable_member_paired || fail pairs_every_pairable_member_paired "$lonely"
+per=$(q "SELECT sum(pairs) FROM subset_entities WHERE subset_id = $sid")
+mism=$(q "SELECT count(*) FROM subset_entities x WHERE x.subset_id = $sid AND x.pairs <>
+  (SELECT count(*) FROM pairs p WHERE p.subset_id = $sid AND p.entity_id = x.entity_id)")
+[ "$per" = "$n" ] && [ "$mism" = 0 ] && pass pairs_counted_per_entity || fail pairs_counted_per_entity "$per vs $n, $mism mismatches"
 q "SELECT sample_id, k, partner_id, entity_id FROM pairs WHERE subset_id = $sid ORDER BY 1, 2" > "$T/a"
 $OVSEG pairs "$db" --subset cc4m --partners 10 --seed 7 >/dev/null 2>&1
 q "SELECT sample_id, k, partner_id, entity_id FROM pairs WHERE subset_id = $sid ORDER BY 1, 2" > "$T/b"
