@@ -17,8 +17,8 @@ printf '| threads | batch | images/s | data ms/step | model ms/step (baseline) |
 printf '|---|---|---|---|---|---|---|\n'
 for th in 1 2; do
   run="$T/run$th"
-  $OVSEG train --config tiny --shards "$T/train" --run "$run" --steps 12 --batch 16 --threads $th \
-    --ckpt-every 6 --vocab "$VOCAB" 2>"$T/log$th" >/dev/null
+  $OVSEG train --config tiny --shards "$T/train" --run "$run" --steps 6 --batch 16 --threads $th \
+    --ckpt-every 3 --vocab "$VOCAB" 2>"$T/log$th" >/dev/null
   line=$(grep "steps: data" "$T/log$th")
   ips=$(awk -F'\t' 'NR>3 {s+=$8; n++} END {printf "%.1f", s/n}' "$run/metrics.tsv")
   echo "$line" | sed -E "s/.*data ([0-9.]+) ms\/step, model ([0-9.]+) ms\/step, clip\+AdamW ([0-9.]+) ms\/step; [0-9]+ checkpoints, ([0-9.]+) ms each.*/| $th | 16 | $ips | \1 | \2 | \3 | \4 |/"
