@@ -1,6 +1,5 @@
 /* model_glue.c — checkpoint + tokenizer + eval-mode encoders behind the protocol (model_glue.h).
- * It compiles to a stub that names what is missing when the build lacks the model (train/layers.h),
- * the checkpoint reader (train/ckpt.h) or the tokenizer (shards/wordpiece.h). */
+ * (the model of train/, the checkpoint reader of train/ckpt.h, the tokenizer of shards/wordpiece.h). */
 #include "eval/model_glue.h"
 
 #include <math.h>
@@ -8,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if __has_include("train/ckpt.h") && __has_include("shards/wordpiece.h") && __has_include("train/layers.h")
 #include "shards/wordpiece.h"
 #include "train/ckpt.h"
 #include "train/model.h"
@@ -119,24 +117,3 @@ int ovs_eval_model_encode_texts(void *ctx, const char *const *texts, int n, floa
     free(mask);
     return rc;
 }
-
-#else /* a build without the model, checkpoint or tokenizer parts */
-
-struct ovs_eval_model { int unused; };
-
-int ovs_eval_model_open(ovs_eval_model **m, const char *ckpt, const char *vocab, ovs_err *e) {
-    (void)vocab;
-    *m = NULL;
-    return ovs_errf(e, OVS_EINTERNAL, "--ckpt %s: this build has no model (needs train/layers.h, train/ckpt.h and "
-                                      "shards/wordpiece.h from the model, trainer and loader parts)", ckpt);
-}
-void ovs_eval_model_free(ovs_eval_model *m) { (void)m; }
-void ovs_eval_model_segmenter(ovs_eval_model *m, ovs_segmenter *s) { (void)m; memset(s, 0, sizeof *s); }
-int ovs_eval_model_dim(const ovs_eval_model *m) { (void)m; return 0; }
-int ovs_eval_model_encode_texts(void *ctx, const char *const *texts, int n, float *out, ovs_err *e) {
-    (void)ctx; (void)texts; (void)n; (void)out;
-    return ovs_errf(e, OVS_EINTERNAL, "no model in this build");
-}
-const char *ovs_eval_model_path(const ovs_eval_model *m) { (void)m; return ""; }
-
-#endif
