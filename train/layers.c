@@ -39,9 +39,9 @@ void linear_backward(float *dinp, int lddi, int acc, float *dW, float *db, const
     if (db) {
 #pragma omp parallel for schedule(static)
         for (int j = 0; j < Cout; j++) {
-            float s = 0.0f;
+            double s = 0.0; /* double: bias gradients are sums that often cancel */
             for (int i = 0; i < N; i++) s += dout[(size_t)i * lddo + j];
-            db[j] += s;
+            db[j] += (float)s;
         }
     }
 }
@@ -73,27 +73,27 @@ void layernorm_backward(float *dinp, int lddi, float *dw, float *db, const float
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * ldi, *g = dout + (size_t)i * lddo;
-        float m = mean[i], r = rstd[i], s1 = 0.0f, s2 = 0.0f;
+        float m = mean[i], r = rstd[i];
+        double a1 = 0.0, a2 = 0.0;
         for (int c = 0; c < C; c++) {
             float dn = g[c] * w[c];
-            s1 += dn;
-            s2 += dn * (x[c] - m) * r;
+            a1 += dn;
+            a2 += (double)dn * ((x[c] - m) * r);
         }
-        s1 /= (float)C;
-        s2 /= (float)C;
+        float s1 = (float)(a1 / C), s2 = (float)(a2 / C);
         float *dx = dinp + (size_t)i * lddi;
         for (int c = 0; c < C; c++) dx[c] += (g[c] * w[c] - s1 - (x[c] - m) * r * s2) * r;
     }
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        float sw = 0.0f, sb = 0.0f;
+        double sw = 0.0, sb = 0.0;
         for (int i = 0; i < N; i++) {
             float g = dout[(size_t)i * lddo + c];
-            sw += g * (inp[(size_t)i * ldi + c] - mean[i]) * rstd[i];
+            sw += g * ((inp[(size_t)i * ldi + c] - mean[i]) * rstd[i]);
             sb += g;
         }
-        dw[c] += sw;
-        db[c] += sb;
+        dw[c] += (float)sw;
+        db[c] += (float)sb;
     }
 }
 
@@ -273,18 +273,20 @@ void batchnorm_backward(float *dinp, float *dw, float *db, const float *dout, co
                         const float *w, const float *mean, const float *rstd, int N, int C) {
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        float m = mean[c], r = rstd[c], sg = 0.0f, sgx = 0.0f;
+        /* in double: the input gradient sums to zero over the batch, and everything upstream
+         * (bias gradients especially) inherits that cancellation */
+        double m = mean[c], r = rstd[c], sg = 0.0, sgx = 0.0;
         for (int i = 0; i < N; i++) {
-            float g = dout[(size_t)i * C + c];
+            double g = dout[(size_t)i * C + c];
             sg += g;
             sgx += g * (inp[(size_t)i * C + c] - m) * r;
         }
-        dw[c] += sgx;
-        db[c] += sg;
-        float k = w[c] * r / (float)N;
+        dw[c] += (float)sgx;
+        db[c] += (float)sg;
+        double k = w[c] * r / N;
         for (int i = 0; i < N; i++) {
-            float xh = (inp[(size_t)i * C + c] - m) * r;
-            dinp[(size_t)i * C + c] = k * ((float)N * dout[(size_t)i * C + c] - sg - xh * sgx);
+            double xh = (inp[(size_t)i * C + c] - m) * r;
+            dinp[(size_t)i * C + c] = (float)(k * (N * (double)dout[(size_t)i * C + c] - sg - xh * sgx));
         }
     }
 }
@@ -309,9 +311,9 @@ void l2norm_backward(float *dx, const float *dout, const float *out, const float
             for (int c = 0; c < C; c++) dx[(size_t)i * C + c] += g[c] / 1e-12f;
             continue;
         }
-        float dot = 0.0f;
-        for (int c = 0; c < C; c++) dot += g[c] * y[c];
-        for (int c = 0; c < C; c++) dx[(size_t)i * C + c] += (g[c] - y[c] * dot) / norm[i];
+        double dot = 0.0;
+        for (int c = 0; c < C; c++) dot += (double)g[c] * y[c];
+        for (int c = 0; c < C; c++) dx[(size_t)i * C + c] += (float)((g[c] - y[c] * dot) / norm[i]);
     }
 }
 
