@@ -252,7 +252,7 @@ TEST(model_config_files_and_overrides) {
     CHECK_OK(ovs_config_load(&c, "tiny", &e), &e);
     CHECK_OK(ovs_config_set(&c, "depth1=2", &e), &e);
     CHECK_EQ_INT(c.depth1, 2);
-    CHECK(ovs_config_set(&c, "heads=5", &e) == OVS_EUSER);           /* 192 % 5 */
+    CHECK(ovs_config_set(&c, "heads=5", &e) == OVS_EUSER);           /* 128 % 5 */
     CHECK(strstr(e.msg, "heads") != NULL);
     ovs_config_load(&c, "tiny", &e);
     CHECK(ovs_config_set(&c, "nonsense=1", &e) == OVS_EUSER);

@@ -5,9 +5,24 @@
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 /* ── matmul ─────────────────────────────────────────────────────────────────────────────── */
+
+/* Threads: all parallelism is OpenMP's. OpenBLAS runs single-threaded (layers_init) and a large
+ * product is split into one block of rows (or columns) per OpenMP thread, so that OpenBLAS's own
+ * threads never compete with spinning OpenMP threads for the cores. */
+void layers_init(void) {
+    static int done;
+    if (!done) { openblas_set_num_threads(1); done = 1; }
+}
+
+static void sgemm1(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
 
 void mm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
         const float *B, int ldb, float beta, float *C, int ldc) {
@@ -17,8 +32,28 @@ void mm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int ld
             for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
         return;
     }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    double flops = 2.0 * M * N * K;
+    if (nt <= 1 || flops < 2e6) { sgemm1(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); return; }
+    int by_rows = M >= N;
+    int n = by_rows ? M : N;
+    if (n < 2 * nt) { by_rows = !by_rows; n = by_rows ? M : N; }
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+        int chunk = (n + T - 1) / T;
+        if (by_rows) chunk = (chunk + 7) & ~7; else chunk = (chunk + 15) & ~15;
+        int i0 = t * chunk, i1 = i0 + chunk > n ? n : i0 + chunk;
+        if (i0 < i1) {
+            if (by_rows) {
+                const float *a = ta ? A + i0 : A + (size_t)i0 * lda;
+                sgemm1(ta, tb, i1 - i0, N, K, alpha, a, lda, B, ldb, beta, C + (size_t)i0 * ldc, ldc);
+            } else {
+                const float *b = tb ? B + (size_t)i0 * ldb : B + i0;
+                sgemm1(ta, tb, M, i1 - i0, K, alpha, A, lda, b, ldb, beta, C + i0, ldc);
+            }
+        }
+    }
 }
 
 /* out[N,Cout] = inp[N,Cin] @ W^T + b */
@@ -173,23 +208,15 @@ void attention_forward(float *o, float *probs, const float *q, const float *k, c
                        const attn_shape *s) {
     int B = s->B, H = s->H, Nq = s->Nq, Nk = s->Nk, hd = s->hd;
     size_t pblk = (size_t)Nq * Nk;
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            float *P = probs + ((size_t)b * H + h) * pblk;
-            mm(0, 1, Nq, Nk, hd, 1.0f, q + b * s->sq + h * hd, s->ldq, k + b * s->sk + h * hd, s->ldk,
-               0.0f, P, Nk);
-        }
 #pragma omp parallel for schedule(static)
-    for (size_t r = 0; r < (size_t)B * H * Nq; r++) {
-        int b = (int)(r / ((size_t)H * Nq));
-        softmax_row(probs + r * Nk, Nk, s->scale, s->kmask ? s->kmask + (size_t)b * Nk : NULL);
+    for (int bh = 0; bh < B * H; bh++) {
+        int b = bh / H, h = bh % H;
+        float *P = probs + (size_t)bh * pblk;
+        sgemm1(0, 1, Nq, Nk, hd, 1.0f, q + b * s->sq + h * hd, s->ldq, k + b * s->sk + h * hd, s->ldk, 0.0f, P, Nk);
+        for (int r = 0; r < Nq; r++)
+            softmax_row(P + (size_t)r * Nk, Nk, s->scale, s->kmask ? s->kmask + (size_t)b * Nk : NULL);
+        sgemm1(0, 0, Nq, hd, Nk, 1.0f, P, Nk, v + b * s->sv + h * hd, s->ldv, 0.0f, o + b * s->so + h * hd, s->ldo);
     }
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            const float *P = probs + ((size_t)b * H + h) * pblk;
-            mm(0, 0, Nq, hd, Nk, 1.0f, P, Nk, v + b * s->sv + h * hd, s->ldv, 0.0f,
-               o + b * s->so + h * hd, s->ldo);
-        }
 }
 
 void attention_backward(float *dq, float *dk, float *dv, float *dprobs, const float *dout,
@@ -197,30 +224,25 @@ void attention_backward(float *dq, float *dk, float *dv, float *dprobs, const fl
                         const attn_shape *s) {
     int B = s->B, H = s->H, Nq = s->Nq, Nk = s->Nk, hd = s->hd;
     size_t pblk = (size_t)Nq * Nk;
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            const float *P = probs + ((size_t)b * H + h) * pblk;
-            const float *dO = dout + b * s->so + h * hd;
-            float *dP = dprobs + ((size_t)b * H + h) * pblk;
-            mm(1, 0, Nk, hd, Nq, 1.0f, P, Nk, dO, s->ldo, 1.0f, dv + b * s->sv + h * hd, s->ldv);
-            mm(0, 1, Nq, Nk, hd, 1.0f, dO, s->ldo, v + b * s->sv + h * hd, s->ldv, 0.0f, dP, Nk);
-        }
+    /* (b, h) blocks write disjoint columns of dq/dk/dv, so they run in parallel */
 #pragma omp parallel for schedule(static)
-    for (size_t r = 0; r < (size_t)B * H * Nq; r++) {
-        const float *P = probs + r * Nk;
-        float *dP = dprobs + r * Nk;
-        float dot = 0.0f;
-        for (int j = 0; j < Nk; j++) dot += P[j] * dP[j];
-        for (int j = 0; j < Nk; j++) dP[j] = P[j] * (dP[j] - dot);
-    }
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            const float *dS = dprobs + ((size_t)b * H + h) * pblk;
-            mm(0, 0, Nq, hd, Nk, s->scale, dS, Nk, k + b * s->sk + h * hd, s->ldk, 1.0f,
-               dq + b * s->sq + h * hd, s->ldq);
-            mm(1, 0, Nk, hd, Nq, s->scale, dS, Nk, q + b * s->sq + h * hd, s->ldq, 1.0f,
-               dk + b * s->sk + h * hd, s->ldk);
+    for (int bh = 0; bh < B * H; bh++) {
+        int b = bh / H, h = bh % H;
+        const float *P = probs + (size_t)bh * pblk;
+        const float *dO = dout + b * s->so + h * hd;
+        float *dP = dprobs + (size_t)bh * pblk;
+        sgemm1(1, 0, Nk, hd, Nq, 1.0f, P, Nk, dO, s->ldo, 1.0f, dv + b * s->sv + h * hd, s->ldv);
+        sgemm1(0, 1, Nq, Nk, hd, 1.0f, dO, s->ldo, v + b * s->sv + h * hd, s->ldv, 0.0f, dP, Nk);
+        for (int r = 0; r < Nq; r++) {
+            const float *pr = P + (size_t)r * Nk;
+            float *dr = dP + (size_t)r * Nk;
+            float dot = 0.0f;
+            for (int j = 0; j < Nk; j++) dot += pr[j] * dr[j];
+            for (int j = 0; j < Nk; j++) dr[j] = pr[j] * (dr[j] - dot);
         }
+        sgemm1(0, 0, Nq, hd, Nk, s->scale, dP, Nk, k + b * s->sk + h * hd, s->ldk, 1.0f, dq + b * s->sq + h * hd, s->ldq);
+        sgemm1(1, 0, Nk, hd, Nq, s->scale, dP, Nk, q + b * s->sq + h * hd, s->ldq, 1.0f, dk + b * s->sk + h * hd, s->ldk);
+    }
 }
 
 /* ── batchnorm ──────────────────────────────────────────────────────────────────────────── */
