@@ -28,6 +28,7 @@ struct ovs_model {
     double *acc;
     size_t chunk_rows;
     int inject;                    /* tests: noise holds injected Gumbel noise */
+    int inject_drop;               /* tests: img.drop holds injected drop-path factors */
     int B, L;                      /* sizes of the last step */
 };
 
@@ -415,6 +416,14 @@ void ovs_model_set_gumbel(ovs_model *m, const float *noise, size_t n) {
     }
 }
 
+void ovs_model_set_droppath(ovs_model *m, const float *factors, size_t n) {
+    m->inject_drop = factors != NULL;
+    if (factors) {
+        size_t cap = (size_t)(m->cfg.depth0 + m->cfg.depth1) * m->max_batch;
+        memcpy(m->img.drop, factors, sizeof(float) * (n < cap ? n : cap));
+    }
+}
+
 const float *ovs_model_activation(const ovs_model *m, const char *name, size_t *n) {
     int B = m->B, L = m->L, C = m->cfg.width, K = m->cfg.groups_out, D = m->cfg.proj_out, Pn = m->img.P;
     struct { const char *name; const float *p; size_t n; } t[] = {
@@ -456,9 +465,9 @@ static void draw_noise(ovs_model *m, ovs_rng *rng, int B) {
     size_t n = (size_t)B * c->groups_out * m->img.P;
     if (!m->inject)
         for (size_t i = 0; i < n; i++) m->noise[i] = ovs_rng_gumbel(rng);
-    m->img.use_drop = 0;
     int nb = c->depth0 + c->depth1;
-    if (m->inject || c->drop_path <= 0.0f || nb == 0) return;
+    m->img.use_drop = m->inject_drop;
+    if (m->inject_drop || m->inject || c->drop_path <= 0.0f || nb == 0) return;
     m->img.use_drop = 1;
     for (int i = 0; i < nb; i++) {
         float rate = nb > 1 ? c->drop_path * (float)i / (float)(nb - 1) : 0.0f, keep = 1.0f - rate;

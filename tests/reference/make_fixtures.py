@@ -25,13 +25,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import twin  # noqa: E402
 
 FIXTURES = {
-    "tiny": dict(name="tiny", batch=4, noise=True, over=dict(vocab=500, text_len=12)),
-    "paper": dict(name="paper", batch=4, noise=True, over=dict(img_size=32, depth0=1, depth1=1, text_layers=1,
+    "tiny": dict(name="tiny", batch=4, noise=True, drop_path=0.5, over=dict(vocab=500, text_len=12)),
+    "paper": dict(name="paper", batch=4, noise=True, drop_path=0.0, over=dict(img_size=32, depth0=1, depth1=1, text_layers=1,
                                                  text_len=8, vocab=300, max_pos=64)),
 }
 
 
-def make_batch(cfg, B, g):
+def make_batch(cfg, B, g, drop_path=0.0):
     def text(min_len):
         ids = torch.zeros(B, cfg.text_len, dtype=torch.int32)
         mask = torch.zeros(B, cfg.text_len, dtype=torch.int32)
@@ -47,6 +47,14 @@ def make_batch(cfg, B, g):
     P = (cfg.img_size // cfg.patch) ** 2
     u = torch.rand(B, cfg.groups_out, P, generator=g).clamp(1e-10, 1 - 1e-7)
     bt["gumbel"] = -torch.log(-torch.log(u))
+    # drop-path factors per block and sample (timm: keep ~ Bernoulli(1 - rate), scaled by 1/keep)
+    nb = cfg.depth0 + cfg.depth1
+    rates = torch.linspace(0, drop_path, nb).tolist() if nb > 1 else [0.0]
+    drop = torch.ones(nb, B)
+    for i, r in enumerate(rates):
+        keep = 1.0 - r
+        drop[i] = torch.bernoulli(torch.full((B,), keep), generator=g) / keep
+    bt["drop"] = drop
     return bt
 
 
@@ -61,7 +69,8 @@ def step(model, bt, dtype):
             relu_min[0] = min(relu_min[0], float(inp[0].detach().abs().min()))
     hooks = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.ReLU)]
     model.train()
-    o = model.forward_train(bt, bt["gumbel"])
+    drop = [row for row in bt["drop"]] if bt["drop"].ne(1).any() else None
+    o = model.forward_train(bt, bt["gumbel"], drop)
     o["loss_total"].backward()
     for h in hooks:
         h.remove()
@@ -108,7 +117,7 @@ def make(outdir, key):
     buffers0 = {n: b.clone() for n, b in model.named_buffers()}
     for seed in range(99, 199):
         g = torch.Generator().manual_seed(seed)
-        bt = make_batch(cfg, spec["batch"], g)
+        bt = make_batch(cfg, spec["batch"], g, spec["drop_path"])
         model.zero_grad(set_to_none=True)
         with torch.no_grad():
             for n, b in model.named_buffers():

@@ -436,7 +436,7 @@ class MultiLabelContrastive(nn.Module):
         """batch: dict of img, ids, mask, q_ids, q_mask, a_ids, a_mask. Returns dict of tensors."""
         o = {}
         o["text_cls"], _, o["text_proj"] = self.encode_text(batch["ids"], batch["mask"])
-        o["image_x"], o["feat"], info = self.img_encoder(batch["img"], gumbel, drop_masks)
+        o["image_x"], o["feat"], info = self.img_encoder(batch["img"], gumbel, drop_masks)  # [nb][B] factors
         o["img_proj"] = self.img_projector(o["image_x"])
         with torch.no_grad():
             self.img_projector(o["feat"])      # image_feat: running statistics only in stage 1
