@@ -55,10 +55,9 @@ static int check(const ovs_config *c, ovs_err *e) {
         return ovs_errf(e, OVS_EUSER, "config %s: width %d not divisible by heads %d", c->name, c->width, c->heads);
     if (c->text_width <= 0 || c->text_heads <= 0 || c->text_width % c->text_heads)
         return ovs_errf(e, OVS_EUSER, "config %s: text_width %d not divisible by text_heads %d", c->name, c->text_width, c->text_heads);
-    if (c->mem_heads <= 0 || c->width % c->mem_heads)
-        return ovs_errf(e, OVS_EUSER, "config %s: width %d not divisible by mem_heads %d", c->name, c->width, c->mem_heads);
-    if (c->width != c->text_width)
-        return ovs_errf(e, OVS_EUSER, "config %s: width %d != text_width %d (align projections are not implemented)", c->name, c->width, c->text_width);
+    int mw = c->width < c->text_width ? c->width : c->text_width;
+    if (c->mem_heads <= 0 || mw % c->mem_heads)
+        return ovs_errf(e, OVS_EUSER, "config %s: decoder width %d not divisible by mem_heads %d", c->name, mw, c->mem_heads);
     if (c->groups_in <= 0 || c->groups_out <= 0 || c->depth0 < 0 || c->depth1 < 0 || c->mlp_ratio <= 0)
         return ovs_errf(e, OVS_EUSER, "config %s: groups/depths/mlp_ratio must be positive", c->name);
     if (c->vocab <= 1 || c->text_len <= 0 || c->text_len > c->max_pos || c->type_vocab <= 0 || c->text_layers < 0 || c->text_ff <= 0)

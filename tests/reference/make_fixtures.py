@@ -25,7 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import twin  # noqa: E402
 
 FIXTURES = {
-    "tiny": dict(name="tiny", batch=4, noise=True, drop_path=0.5, over=dict(vocab=500, text_len=12)),
+    "tiny": dict(name="tiny", batch=4, noise=True, drop_path=0.5,
+                 over=dict(vocab=500, text_len=12, width=160)),   # 160 vs text 128: align_proj_img
     "paper": dict(name="paper", batch=4, noise=True, drop_path=0.0, over=dict(img_size=32, depth0=1, depth1=1, text_layers=1,
                                                  text_len=8, vocab=300, max_pos=64)),
 }
@@ -76,7 +77,7 @@ def step(model, bt, dtype):
         h.remove()
     soft = (o["assign_raw"] + bt["gumbel"]).softmax(dim=-2)
     top2 = soft.topk(2, dim=-2).values
-    margin = min(relu_min[0], float((top2[:, 0] - top2[:, 1]).min()))
+    margin = min(relu_min[0], float((top2[:, 0] - top2[:, 1]).min().detach()))
     grads = {n: p.grad.detach().double() for n, p in model.named_parameters() if p.grad is not None}
     bufs = {n: b.detach() for n, b in model.named_buffers()}
     return o, grads, bufs, margin

@@ -393,27 +393,22 @@ class MultimodalGroupingNetwork(nn.Module):
         return ans[:, 0]
 
 
-def _init_mmg(m):
-    if isinstance(m, nn.Linear):
-        nn.init.trunc_normal_(m.weight, std=.02)
-        nn.init.zeros_(m.bias)
-
-
 class MultiLabelContrastive(nn.Module):
     """Stage 1: L = contrastive(image, caption) + 1.0 * contrastive(question decoder, answer)."""
 
     def __init__(self, cfg):
         super().__init__()
-        assert cfg.width == cfg.text_width, "align_proj_* not modelled: widths must match"
         self.cfg = cfg
         self.img_encoder = GroupViT(cfg)
         self.text_encoder = Bert(cfg)
         self.logit_scale = nn.Parameter(torch.ones([]) * math.log(1 / 0.07))
         self.img_projector = ProjectMLP(cfg.width, cfg.proj_hidden, cfg.proj_out)
         self.text_projector = ProjectMLP(cfg.text_width, cfg.proj_hidden, cfg.proj_out)
-        self.multimodal_groupingblock = MultimodalGroupingNetwork(cfg.width, cfg.mem_heads, cfg.mem_layers)
-        self.multimodal_groupingblock.apply(_init_mmg)
-        self.bridge_projector = ProjectMLP(cfg.width, cfg.proj_hidden, cfg.proj_out)
+        lo, hi = min(cfg.width, cfg.text_width), max(cfg.width, cfg.text_width)
+        self.align_proj_img = nn.Linear(hi, lo) if cfg.width > cfg.text_width else nn.Identity()
+        self.align_proj_text = nn.Linear(hi, lo) if cfg.text_width > cfg.width else nn.Identity()
+        self.multimodal_groupingblock = MultimodalGroupingNetwork(lo, cfg.mem_heads, cfg.mem_layers)
+        self.bridge_projector = ProjectMLP(lo, cfg.proj_hidden, cfg.proj_out)
 
     def contrastive(self, a, b):
         a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
@@ -445,7 +440,7 @@ class MultiLabelContrastive(nn.Module):
         _, q_all, _ = self.encode_text(batch["q_ids"], batch["q_mask"])
         o["q_all"] = q_all
         o["a_cls"], _, o["a_proj"] = self.encode_text(batch["a_ids"], batch["a_mask"])
-        o["mec_answer"] = self.multimodal_groupingblock(o["feat"], q_all)
+        o["mec_answer"] = self.multimodal_groupingblock(self.align_proj_img(o["feat"]), self.align_proj_text(q_all))
         o["bridge_out"] = self.bridge_projector(o["mec_answer"])
         o["loss_entity"] = self.contrastive(o["bridge_out"], o["a_proj"])
         o["loss_total"] = o["loss_contrastive"] + 1.0 * o["loss_entity"]
