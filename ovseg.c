@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/cli.h"
 #include "util/log.h"
@@ -37,7 +38,16 @@ static void usage(FILE *f) {
     fprintf(f, "\n`ovseg <verb> --help` describes each verb. -q: quiet, -v: verbose.\n");
 }
 
+/* OpenMP threads that spin while waiting make a step several times slower on a busy machine;
+ * libgomp reads OMP_WAIT_POLICY only at start-up, so set it and start again (once). */
+static void prefer_passive_openmp(char **argv) {
+    if (getenv("OMP_WAIT_POLICY")) return;
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    execv("/proc/self/exe", argv); /* on failure: carry on with the default policy */
+}
+
 int main(int argc, char **argv) {
+    prefer_passive_openmp(argv);
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) ovs_log_set_level(OVS_LOG_QUIET);
