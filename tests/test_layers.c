@@ -99,7 +99,7 @@ TEST(attention_backward_matches_finite_differences) {
     int B = 2, H = 3, Nq = 4, Nk = 5, hd = 6, C = H * hd;
     static int mask[10] = {1, 1, 1, 0, 1, 1, 1, 1, 1, 0};
     at_ctx c = {vec(B * Nq * C, 1), vec(B * Nk * C, 1), vec(B * Nk * C, 1), zeros(B * H * Nq * Nk),
-                {B, H, Nq, Nk, hd, C, C, C, C, (size_t)Nq * C, (size_t)Nk * C, (size_t)Nk * C, (size_t)Nq * C, 0.4f, mask}};
+                {B, H, Nq, Nk, hd, C, C, C, C, (size_t)Nq * C, (size_t)Nk * C, (size_t)Nk * C, (size_t)Nq * C, 0.4f, mask, NULL}};
     float *R = vec(B * Nq * C, 1), *out = zeros(B * Nq * C), *dp = zeros(B * H * Nq * Nk);
     float *dq = zeros(B * Nq * C), *dk = zeros(B * Nk * C), *dv = zeros(B * Nk * C);
     at_fwd(&c, out);

@@ -66,8 +66,6 @@ static int check(const ovs_config *c, ovs_err *e) {
         return ovs_errf(e, OVS_EUSER, "config %s: proj_hidden/proj_out must be positive and mem_layers 1", c->name);
     if (c->drop_path < 0 || c->drop_path >= 1)
         return ovs_errf(e, OVS_EUSER, "config %s: drop_path %g outside [0, 1)", c->name, c->drop_path);
-    if (c->local_patches || c->no_group_residual)
-        return ovs_errf(e, OVS_EUSER, "config %s: local_patches/no_group_residual are not implemented", c->name);
     return 0;
 }
 

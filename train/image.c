@@ -2,6 +2,7 @@
  * block, the grouping block (token MLP, cross-attention, Gumbel-hard assignment) and the whole
  * encoder (patch embedding, stage 0 on [patches; group tokens], grouping, stage 1, final LN). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "train/model_internal.h"
@@ -22,7 +23,7 @@ void block_layout(a_block *a, arena *ar, int B, int T, int C, int H, int hidden)
 
 static attn_shape self_shape(int B, int T, int C, int H) {
     attn_shape s = {B, H, T, T, C / H, 3 * C, 3 * C, 3 * C, C, (size_t)T * 3 * C, (size_t)T * 3 * C,
-                    (size_t)T * 3 * C, (size_t)T * C, 1.0f / sqrtf((float)(C / H)), NULL};
+                    (size_t)T * 3 * C, (size_t)T * C, 1.0f / sqrtf((float)(C / H)), NULL, NULL};
     return s;
 }
 
@@ -34,6 +35,7 @@ void block_forward(const float *P, const p_block *p, a_block *a, const float *in
     layernorm_forward(a->ln1, C, a->m1, a->r1, in, C, W_(p->norm1.w), W_(p->norm1.b), N, C, LN_EPS);
     linear_forward(a->qkv, 3 * C, a->ln1, C, W_(p->qkv.w), W_(p->qkv.b), N, C, 3 * C);
     attn_shape s = self_shape(B, T, C, H);
+    s.rowmask = a->rowmask;
     attention_forward(a->att, a->probs, a->qkv, a->qkv + C, a->qkv + 2 * C, &s);
     linear_forward(a->x1, C, a->att, C, W_(p->proj.w), W_(p->proj.b), N, C, C);
     residual_forward(a->x1, in, a->x1, drop, per, n);
@@ -84,7 +86,7 @@ void xblock_layout(a_xblock *a, arena *ar, int B, int Nq, int Nk, int C, int H) 
 
 static attn_shape cross_shape(int B, int Nq, int Nk, int C, int H) {
     attn_shape s = {B, H, Nq, Nk, C / H, C, C, C, C, (size_t)Nq * C, (size_t)Nk * C, (size_t)Nk * C,
-                    (size_t)Nq * C, 1.0f / sqrtf((float)(C / H)), NULL};
+                    (size_t)Nq * C, 1.0f / sqrtf((float)(C / H)), NULL, NULL};
     return s;
 }
 
@@ -187,7 +189,8 @@ static void group_forward(const ovs_config *c, const p_group *pg, const float *P
         mm(0, 0, K, C, Np, 1.0f, a->assign + (size_t)b * K * Np, Np, a->av + (size_t)b * Np * C, C, 0.0f,
            a->ao + (size_t)b * K * C, C);
     linear_forward(a->nw, C, a->ao, C, W_(pg->assign.proj.w), W_(pg->assign.proj.b), bk, C, C);
-    residual_forward(a->nw, p2, a->nw, NULL, 1, (size_t)bk * C);
+    if (!c->no_group_residual) /* departure when set: a group is built from its patches only */
+        residual_forward(a->nw, p2, a->nw, NULL, 1, (size_t)bk * C);
     layernorm_forward(a->nn, C, a->nm, a->nr, a->nw, C, W_(pg->norm_new_x.w), W_(pg->norm_new_x.b), bk, C, LN_EPS);
     linear_forward(a->h, 4 * C, a->nn, C, W_(pg->ch1.w), NULL, bk, C, 4 * C);
     bias_gelu_forward(a->g, a->h, W_(pg->ch1.b), (size_t)bk, 4 * C);
@@ -209,7 +212,8 @@ static void group_backward(const ovs_config *c, const p_group *pg, const float *
     linear_backward(s->d4, C, 0, G_(pg->ch1.w), G_(pg->ch1.b), s->d3, 4 * C, a->nn, C, W_(pg->ch1.w), bk, C, 4 * C);
     layernorm_backward(a->dnw, C, G_(pg->norm_new_x.w), G_(pg->norm_new_x.b), s->d4, C, a->nw, C, W_(pg->norm_new_x.w), a->nm, a->nr, bk, C);
     /* assignment: nw = proj(assign @ av) + p2 */
-    memcpy(a->dp2, a->dnw, sizeof(float) * nk);
+    if (c->no_group_residual) memset(a->dp2, 0, sizeof(float) * nk);
+    else memcpy(a->dp2, a->dnw, sizeof(float) * nk);
     linear_backward(s->d2, C, 0, G_(pg->assign.proj.w), G_(pg->assign.proj.b), a->dnw, C, a->ao, C, W_(pg->assign.proj.w), bk, C, C);
     float *daq = s->d1, *dak = daq + nk, *dav = dak + (size_t)B * Np * C;
     float *da = s->dp;
@@ -265,6 +269,18 @@ static void group_backward(const ovs_config *c, const p_group *pg, const float *
 
 /* ── the encoder ───────────────────────────────────────────────────────────────────────── */
 
+/* The local_patches mask over [patches; group tokens]: a patch sees the patches of its 3x3
+ * neighbourhood only; a group token sees every token. mask[r*T + j] = 1 where row r sees key j. */
+static void local_mask(int *mask, int gh, int gw, int T) {
+    int P = gh * gw;
+    for (int r = 0; r < T; r++)
+        for (int j = 0; j < T; j++) {
+            int see = 1;
+            if (r < P) see = j < P && abs(j / gw - r / gw) <= 1 && abs(j % gw - r % gw) <= 1;
+            mask[(size_t)r * T + j] = see;
+        }
+}
+
 void image_layout(a_image *a, arena *ar, const ovs_config *c, int B, int Hs, int Ws) {
     int C = c->width, p = c->patch, G = c->groups_in, K = c->groups_out, hid = c->mlp_ratio * C;
     a->B = B; a->Hs = Hs; a->Ws = Ws; a->gh = Hs / p; a->gw = Ws / p; a->P = a->gh * a->gw; a->T = a->P + G;
@@ -273,6 +289,11 @@ void image_layout(a_image *a, arena *ar, const ovs_config *c, int B, int Hs, int
     a->posbuf = take(ar, (size_t)a->P * C);
     a->x0 = take(ar, bt * C);
     for (int i = 0; i < c->depth0; i++) block_layout(&a->b0[i], ar, B, a->T, C, c->heads, hid);
+    if (c->local_patches) { /* departure: patches see only their 3x3 neighbourhood (docs/demo.md) */
+        int *mask = (int *)take(ar, (size_t)a->T * a->T);
+        if (mask) local_mask(mask, a->gh, a->gw, a->T);
+        for (int i = 0; i < c->depth0; i++) a->b0[i].rowmask = mask;
+    }
     a->xs = take(ar, bp * C); a->dxs = take(ar, bp * C);
     a->gs = take(ar, (size_t)B * G * C); a->dgs = take(ar, (size_t)B * G * C);
     group_layout(&a->grp, ar, c, B, a->P);

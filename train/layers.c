@@ -230,7 +230,8 @@ void attention_forward(float *o, float *probs, const float *q, const float *k, c
         float *P = probs + (size_t)bh * pblk;
         sgemm1(0, 1, Nq, Nk, hd, 1.0f, q + b * s->sq + h * hd, s->ldq, k + b * s->sk + h * hd, s->ldk, 0.0f, P, Nk);
         for (int r = 0; r < Nq; r++)
-            softmax_row(P + (size_t)r * Nk, Nk, s->scale, s->kmask ? s->kmask + (size_t)b * Nk : NULL);
+            softmax_row(P + (size_t)r * Nk, Nk, s->scale,
+                        s->rowmask ? s->rowmask + (size_t)r * Nk : s->kmask ? s->kmask + (size_t)b * Nk : NULL);
         sgemm1(0, 0, Nq, hd, Nk, 1.0f, P, Nk, v + b * s->sv + h * hd, s->ldv, 0.0f, o + b * s->so + h * hd, s->ldo);
     }
 }

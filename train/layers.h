@@ -51,6 +51,8 @@ typedef struct attn_shape {
     size_t sq, sk, sv, so;        /* per-sample strides */
     float scale;
     const int *kmask;             /* [B,Nk] or NULL */
+    const int *rowmask;           /* [Nq,Nk] keys each query row may see (all samples), or NULL;
+                                     set after the initialiser (used by the local_patches option) */
 } attn_shape;
 void attention_forward(float *o, float *probs, const float *q, const float *k, const float *v,
                        const attn_shape *s);

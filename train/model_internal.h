@@ -42,6 +42,7 @@ float *take(arena *a, size_t n);   /* NULL in the counting pass (base == NULL) *
 typedef struct {                   /* pre-LN AttnBlock over N = B*T rows */
     float *in;                     /* the block input (points at the previous output) */
     float *ln1, *m1, *r1, *qkv, *probs, *att, *x1, *ln2, *m2, *r2, *h, *g, *out;
+    const int *rowmask;            /* local_patches: [T,T] visible keys per token, else NULL */
 } a_block;
 typedef struct {                   /* post-norm CrossAttnBlock: queries [B,Nq,C], keys [B,Nk,C] */
     float *q, *k, *v, *probs, *att, *x1, *ln2, *m2, *r2, *h, *g, *x2, *out, *mo, *ro;

@@ -32,7 +32,7 @@ float *text_last(const ovs_config *c, a_text *a) {
 static attn_shape bert_shape(const ovs_config *c, const a_text *a) {
     int C = c->text_width, H = c->text_heads, L = a->L;
     attn_shape s = {a->B, H, L, L, C / H, C, C, C, C, (size_t)L * C, (size_t)L * C, (size_t)L * C,
-                    (size_t)L * C, 1.0f / sqrtf((float)(C / H)), a->mask};
+                    (size_t)L * C, 1.0f / sqrtf((float)(C / H)), a->mask, NULL};
     return s;
 }
 
