@@ -23,11 +23,11 @@ static void preset_paper(ovs_config *c) {
 static void preset_tiny(ovs_config *c) {
     memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "tiny");
-    c->img_size = 64; c->patch = 8; c->width = 192; c->heads = 4;
+    c->img_size = 64; c->patch = 8; c->width = 128; c->heads = 4;
     c->depth0 = 2; c->depth1 = 1; c->groups_in = 16; c->groups_out = 8; c->mlp_ratio = 4;
     c->drop_path = 0.0f;
-    c->vocab = 30522; c->text_len = 32; c->text_width = 192; c->text_heads = 4; c->text_layers = 4;
-    c->text_ff = 768; c->type_vocab = 2; c->max_pos = 512;
+    c->vocab = 30522; c->text_len = 32; c->text_width = 128; c->text_heads = 4; c->text_layers = 4;
+    c->text_ff = 512; c->type_vocab = 2; c->max_pos = 512;
     c->proj_hidden = 1024; c->proj_out = 256; c->mem_layers = 1; c->mem_heads = 8;
 }
 
@@ -55,10 +55,9 @@ static int check(const ovs_config *c, ovs_err *e) {
         return ovs_errf(e, OVS_EUSER, "config %s: width %d not divisible by heads %d", c->name, c->width, c->heads);
     if (c->text_width <= 0 || c->text_heads <= 0 || c->text_width % c->text_heads)
         return ovs_errf(e, OVS_EUSER, "config %s: text_width %d not divisible by text_heads %d", c->name, c->text_width, c->text_heads);
-    if (c->mem_heads <= 0 || c->width % c->mem_heads)
-        return ovs_errf(e, OVS_EUSER, "config %s: width %d not divisible by mem_heads %d", c->name, c->width, c->mem_heads);
-    if (c->width != c->text_width)
-        return ovs_errf(e, OVS_EUSER, "config %s: width %d != text_width %d (align projections are not implemented)", c->name, c->width, c->text_width);
+    int mw = c->width < c->text_width ? c->width : c->text_width;
+    if (c->mem_heads <= 0 || mw % c->mem_heads)
+        return ovs_errf(e, OVS_EUSER, "config %s: decoder width %d not divisible by mem_heads %d", c->name, mw, c->mem_heads);
     if (c->groups_in <= 0 || c->groups_out <= 0 || c->depth0 < 0 || c->depth1 < 0 || c->mlp_ratio <= 0)
         return ovs_errf(e, OVS_EUSER, "config %s: groups/depths/mlp_ratio must be positive", c->name);
     if (c->vocab <= 1 || c->text_len <= 0 || c->text_len > c->max_pos || c->type_vocab <= 0 || c->text_layers < 0 || c->text_ff <= 0)

@@ -12,9 +12,10 @@
 
 /* ── ProjectMLP ────────────────────────────────────────────────────────────────────────── */
 
-void proj_layout(a_proj *a, arena *ar, const ovs_config *c, int N) {
+void proj_layout(a_proj *a, arena *ar, const ovs_config *c, int N, int Cin) {
     int Hd = c->proj_hidden, D = c->proj_out;
     a->N = N;
+    a->Cin = Cin;
     a->hid = take(ar, (size_t)N * Hd); a->bn = take(ar, (size_t)N * Hd);
     a->bm = take(ar, Hd); a->br = take(ar, Hd);
     a->out = take(ar, (size_t)N * D); a->nrm = take(ar, (size_t)N * D); a->norm = take(ar, N);
@@ -23,7 +24,7 @@ void proj_layout(a_proj *a, arena *ar, const ovs_config *c, int N) {
 
 void proj_forward(const ovs_config *c, const p_proj *pp, float *P, a_proj *a, const float *in,
                   int train, int update) {
-    int N = a->N, C = c->width, Hd = c->proj_hidden, D = c->proj_out;
+    int N = a->N, C = a->Cin, Hd = c->proj_hidden, D = c->proj_out;
     a->in = in;
     linear_forward(a->hid, Hd, in, C, W_(pp->hid.w), W_(pp->hid.b), N, C, Hd);
     if (train) {
@@ -41,7 +42,7 @@ void proj_forward(const ovs_config *c, const p_proj *pp, float *P, a_proj *a, co
 void proj_backward(const ovs_config *c, const p_proj *pp, const float *P, float *G, a_proj *a,
                    float *dnrm, float *din, scratch *s) {
     (void)s;
-    int N = a->N, C = c->width, Hd = c->proj_hidden, D = c->proj_out;
+    int N = a->N, C = a->Cin, Hd = c->proj_hidden, D = c->proj_out;
     memset(a->dout, 0, sizeof(float) * (size_t)N * D);
     l2norm_backward(a->dout, dnrm, a->nrm, a->norm, N, D);
     linear_backward(a->dbn, Hd, 0, G_(pp->out.w), G_(pp->out.b), a->dout, D, a->bn, Hd, W_(pp->out.w), N, Hd, D);
@@ -51,8 +52,8 @@ void proj_backward(const ovs_config *c, const p_proj *pp, const float *P, float 
 }
 
 void proj_running_only(const ovs_config *c, const p_proj *pp, float *P, const float *in, size_t N,
-                       float *chunk, size_t chunk_rows, double *acc) {
-    int C = c->width, Hd = c->proj_hidden;
+                       int C, float *chunk, size_t chunk_rows, double *acc) {
+    int Hd = c->proj_hidden;
     double *sum = acc, *sq = acc + Hd;
     memset(acc, 0, sizeof(double) * 2 * (size_t)Hd);
     for (size_t r0 = 0; r0 < N; r0 += chunk_rows) {
@@ -111,7 +112,7 @@ float contrastive_backward(a_con *a, float s, int B, int D, float *da, float *db
 /* ── masked entity completion decoder ─────────────────────────────────────────────────── */
 
 void mec_layout(a_mec *a, arena *ar, const ovs_config *c, int B, int L) {
-    int C = c->width, K = c->groups_out;
+    int C = ovs_mem_width(c), K = c->groups_out;
     size_t n = (size_t)B * L * C, bl = (size_t)B * L, bk = (size_t)B * K;
     a->tn = take(ar, n); a->tm = take(ar, bl); a->tr = take(ar, bl);
     a->vn = take(ar, bk * C); a->vm = take(ar, bk); a->vr = take(ar, bk);
@@ -124,7 +125,7 @@ void mec_layout(a_mec *a, arena *ar, const ovs_config *c, int B, int L) {
 
 void mec_forward(const ovs_config *c, const p_model *pm, const float *P, a_mec *a,
                  const float *feat, const float *qall, int B, int L) {
-    int C = c->width, K = c->groups_out, H = c->mem_heads;
+    int C = ovs_mem_width(c), K = c->groups_out, H = c->mem_heads;
     const p_mec *p = &pm->mec;
     layernorm_forward(a->tn, C, a->tm, a->tr, qall, C, W_(p->norm_tokens.w), W_(p->norm_tokens.b), B * L, C, LN_EPS);
     layernorm_forward(a->vn, C, a->vm, a->vr, feat, C, W_(p->norm_x.w), W_(p->norm_x.b), B * K, C, LN_EPS);
@@ -138,7 +139,7 @@ void mec_forward(const ovs_config *c, const p_model *pm, const float *P, a_mec *
 void mec_backward(const ovs_config *c, const p_model *pm, const float *P, float *G, a_mec *a,
                   const float *feat, const float *qall, const float *danswer, float *dfeat,
                   float *dqall, scratch *s, int B, int L) {
-    int C = c->width, K = c->groups_out, H = c->mem_heads;
+    int C = ovs_mem_width(c), K = c->groups_out, H = c->mem_heads;
     size_t n = (size_t)B * L * C;
     const p_mec *p = &pm->mec;
     memset(a->dfull, 0, sizeof(float) * n);

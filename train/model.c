@@ -25,9 +25,11 @@ struct ovs_model {
     a_mec mec;
     scratch s;
     float *dfeat, *dlast, *dqall, *dcls, *dimgx, *dans, *dn[4], *noise, *chunk;
+    float *vfeat, *dvfeat, *qal, *dqal; /* decoder inputs at its width (aligned) and their grads */
     double *acc;
     size_t chunk_rows;
     int inject;                    /* tests: noise holds injected Gumbel noise */
+    int inject_drop;               /* tests: img.drop holds injected drop-path factors */
     int B, L;                      /* sizes of the last step */
 };
 
@@ -232,6 +234,10 @@ static int build_table(ovs_model *m) {
     pop(&t, save);
     pm->img_proj = add_proj(&t, "img_projector", C, c->proj_hidden, c->proj_out);
     pm->text_proj = add_proj(&t, "text_projector", Ct, c->proj_hidden, c->proj_out);
+    /* the wider side is mapped to the decoder's width (the paper's align_proj_img/_text) */
+    if (C > Ct) pm->align_img = add_lin(&t, "align_proj_img", Ct, C, 0);
+    if (Ct > C) pm->align_text = add_lin(&t, "align_proj_text", C, Ct, 0);
+    C = ovs_mem_width(c);
     push(&t, "multimodal_groupingblock.blocks.0", save);
     p_mec *e = &pm->mec;
     e->norm_tokens = add_ln(&t, "norm_tokens", C);
@@ -274,7 +280,8 @@ static void init_params(ovs_model *m, uint64_t seed) {
             if (ends(n, ".weight")) for (size_t j = 0; j < p->numel; j++) x[j] = 1.0f;
             continue;
         }
-        int pytorch_default = strstr(n, "patch_embed") || strstr(n, "projector") || starts(n, "multimodal_groupingblock");
+        int pytorch_default = strstr(n, "patch_embed") || strstr(n, "projector") || starts(n, "align_proj") ||
+                              starts(n, "multimodal_groupingblock");
         if (pytorch_default) {
             /* kaiming_uniform(a=sqrt(5)) for weights and U(+-1/sqrt(fan_in)) for biases */
             size_t fi = fan_in;
@@ -301,14 +308,18 @@ static size_t max3(size_t a, size_t b, size_t c) { size_t m = a > b ? a : b; ret
 
 static void layout(ovs_model *m, arena *ar) {
     const ovs_config *c = &m->cfg;
-    int B = m->max_batch, L = c->text_len, C = c->width, K = c->groups_out, G = c->groups_in;
+    int B = m->max_batch, L = c->text_len, K = c->groups_out, G = c->groups_in;
+    int C = c->width > c->text_width ? c->width : c->text_width; /* scratch fits either side */
     int Pn = (c->img_size / c->patch) * (c->img_size / c->patch), T = Pn + G;
     image_layout(&m->img, ar, c, B, c->img_size, c->img_size);
     for (int i = 0; i < 3; i++) text_layout(&m->txt[i], ar, c, B, L);
-    proj_layout(&m->pj_img, ar, c, B);
-    proj_layout(&m->pj_txt, ar, c, B);
-    proj_layout(&m->pj_ans, ar, c, B);
-    proj_layout(&m->pj_br, ar, c, B);
+    int Cm = ovs_mem_width(c);
+    proj_layout(&m->pj_img, ar, c, B, c->width);
+    proj_layout(&m->pj_txt, ar, c, B, c->text_width);
+    proj_layout(&m->pj_ans, ar, c, B, c->text_width);
+    proj_layout(&m->pj_br, ar, c, B, Cm);
+    m->vfeat = take(ar, (size_t)B * K * Cm); m->dvfeat = take(ar, (size_t)B * K * Cm);
+    m->qal = take(ar, (size_t)B * L * Cm); m->dqal = take(ar, (size_t)B * L * Cm);
     con_layout(&m->con, ar, B);
     con_layout(&m->ent, ar, B);
     mec_layout(&m->mec, ar, c, B, L);
@@ -355,6 +366,7 @@ static int alloc_structs(ovs_model *m) {
 int ovs_model_create(ovs_model **out, const ovs_config *cfg, int max_batch, uint64_t seed, ovs_err *e) {
     *out = NULL;
     if (max_batch < 1) return ovs_errf(e, OVS_EUSER, "model: max_batch %d < 1", max_batch);
+    layers_init();
     ovs_model *m = calloc(1, sizeof *m);
     if (!m) return ovs_errf(e, OVS_EINTERNAL, "model: out of memory");
     m->cfg = *cfg;
@@ -414,20 +426,29 @@ void ovs_model_set_gumbel(ovs_model *m, const float *noise, size_t n) {
     }
 }
 
+void ovs_model_set_droppath(ovs_model *m, const float *factors, size_t n) {
+    m->inject_drop = factors != NULL;
+    if (factors) {
+        size_t cap = (size_t)(m->cfg.depth0 + m->cfg.depth1) * m->max_batch;
+        memcpy(m->img.drop, factors, sizeof(float) * (n < cap ? n : cap));
+    }
+}
+
 const float *ovs_model_activation(const ovs_model *m, const char *name, size_t *n) {
-    int B = m->B, L = m->L, C = m->cfg.width, K = m->cfg.groups_out, D = m->cfg.proj_out, Pn = m->img.P;
+    int B = m->B, L = m->L, C = m->cfg.width, Ct = m->cfg.text_width, Cm = ovs_mem_width(&m->cfg);
+    int K = m->cfg.groups_out, D = m->cfg.proj_out, Pn = m->img.P;
     struct { const char *name; const float *p; size_t n; } t[] = {
         {"image_x", m->img.image_x, (size_t)B * C},
         {"feat", m->img.feat, (size_t)B * K * C},
         {"img_proj", m->pj_img.out, (size_t)B * D},
-        {"text_cls", m->txt[0].cls, (size_t)B * C},
+        {"text_cls", m->txt[0].cls, (size_t)B * Ct},
         {"text_proj", m->pj_txt.out, (size_t)B * D},
         {"assign_raw", m->img.grp.raw, (size_t)B * K * Pn},
         {"assign_hard", m->img.grp.hard, (size_t)B * K * Pn},
-        {"q_all", text_last(&m->cfg, (a_text *)&m->txt[1]), (size_t)B * L * C},
-        {"a_cls", m->txt[2].cls, (size_t)B * C},
+        {"q_all", text_last(&m->cfg, (a_text *)&m->txt[1]), (size_t)B * L * Ct},
+        {"a_cls", m->txt[2].cls, (size_t)B * Ct},
         {"a_proj", m->pj_ans.out, (size_t)B * D},
-        {"mec_answer", m->mec.answer, (size_t)B * C},
+        {"mec_answer", m->mec.answer, (size_t)B * Cm},
         {"bridge_out", m->pj_br.out, (size_t)B * D},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
@@ -455,9 +476,9 @@ static void draw_noise(ovs_model *m, ovs_rng *rng, int B) {
     size_t n = (size_t)B * c->groups_out * m->img.P;
     if (!m->inject)
         for (size_t i = 0; i < n; i++) m->noise[i] = ovs_rng_gumbel(rng);
-    m->img.use_drop = 0;
     int nb = c->depth0 + c->depth1;
-    if (m->inject || c->drop_path <= 0.0f || nb == 0) return;
+    m->img.use_drop = m->inject_drop;
+    if (m->inject_drop || m->inject || c->drop_path <= 0.0f || nb == 0) return;
     m->img.use_drop = 1;
     for (int i = 0; i < nb; i++) {
         float rate = nb > 1 ? c->drop_path * (float)i / (float)(nb - 1) : 0.0f, keep = 1.0f - rate;
@@ -476,7 +497,7 @@ static void cls_grad(float *dlast, const float *dcls, int B, int L, int C) {
 
 int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *out, ovs_err *e) {
     const ovs_config *c = &m->cfg;
-    int B = b->B, L = b->L, C = c->width, K = c->groups_out, D = c->proj_out;
+    int B = b->B, L = b->L, C = c->width, Ct = c->text_width, Cm = ovs_mem_width(c), K = c->groups_out, D = c->proj_out;
     if (B < 1 || B > m->max_batch)
         return ovs_errf(e, OVS_EUSER, "model step: batch of %d samples (this model holds 1..%d)", B, m->max_batch);
     if (b->S != c->img_size || !b->img)
@@ -500,20 +521,23 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
     /* forward, in the order of the paper's forward_train (BatchNorm running statistics included) */
     text_forward(c, pm, P, &m->txt[0], b->ids, b->mask);
     proj_forward(c, &pm->text_proj, P, &m->pj_txt, m->txt[0].cls, 1, 1);
-    proj_running_only(c, &pm->text_proj, P, text_last(c, &m->txt[0]), (size_t)B * L, m->chunk, m->chunk_rows, m->acc);
+    proj_running_only(c, &pm->text_proj, P, text_last(c, &m->txt[0]), (size_t)B * L, Ct, m->chunk, m->chunk_rows, m->acc);
     image_forward(c, pm, P, &m->img, b->img, m->noise, 1);
     proj_forward(c, &pm->img_proj, P, &m->pj_img, m->img.image_x, 1, 1);
-    proj_running_only(c, &pm->img_proj, P, m->img.feat, (size_t)B * K, m->chunk, m->chunk_rows, m->acc);
+    proj_running_only(c, &pm->img_proj, P, m->img.feat, (size_t)B * K, C, m->chunk, m->chunk_rows, m->acc);
     float s = ovs_model_logit_scale(m);
     float lc = contrastive_forward(&m->con, m->pj_img.nrm, m->pj_txt.nrm, s, B, D);
     text_forward(c, pm, P, &m->txt[1], b->q_ids, b->q_mask);
-    proj_running_only(c, &pm->text_proj, P, m->txt[1].cls, (size_t)B, m->chunk, m->chunk_rows, m->acc);
+    proj_running_only(c, &pm->text_proj, P, m->txt[1].cls, (size_t)B, Ct, m->chunk, m->chunk_rows, m->acc);
     float *qall = text_last(c, &m->txt[1]);
-    proj_running_only(c, &pm->text_proj, P, qall, (size_t)B * L, m->chunk, m->chunk_rows, m->acc);
+    proj_running_only(c, &pm->text_proj, P, qall, (size_t)B * L, Ct, m->chunk, m->chunk_rows, m->acc);
     text_forward(c, pm, P, &m->txt[2], b->a_ids, b->a_mask);
     proj_forward(c, &pm->text_proj, P, &m->pj_ans, m->txt[2].cls, 1, 1);
-    proj_running_only(c, &pm->text_proj, P, text_last(c, &m->txt[2]), (size_t)B * L, m->chunk, m->chunk_rows, m->acc);
-    mec_forward(c, pm, P, &m->mec, m->img.feat, qall, B, L);
+    proj_running_only(c, &pm->text_proj, P, text_last(c, &m->txt[2]), (size_t)B * L, Ct, m->chunk, m->chunk_rows, m->acc);
+    const float *vfeat = m->img.feat, *qal = qall;
+    if (C > Ct) { linear_forward(m->vfeat, Cm, m->img.feat, C, P + pm->align_img.w, P + pm->align_img.b, B * K, C, Cm); vfeat = m->vfeat; }
+    if (Ct > C) { linear_forward(m->qal, Cm, qall, Ct, P + pm->align_text.w, P + pm->align_text.b, B * L, Ct, Cm); qal = m->qal; }
+    mec_forward(c, pm, P, &m->mec, vfeat, qal, B, L);
     proj_forward(c, &pm->bridge, P, &m->pj_br, m->mec.answer, 1, 1);
     float le = contrastive_forward(&m->ent, m->pj_br.nrm, m->pj_ans.nrm, s, B, D);
 
@@ -522,14 +546,21 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
     float ds = contrastive_backward(&m->ent, s, B, D, m->dn[2], m->dn[3]);
     ds += contrastive_backward(&m->con, s, B, D, m->dn[0], m->dn[1]);
     if (expf(P[pm->logit_scale]) <= 100.0f) G[pm->logit_scale] += ds * expf(P[pm->logit_scale]);
-    memset(m->dans, 0, sizeof(float) * (size_t)B * C);
+    memset(m->dans, 0, sizeof(float) * (size_t)B * Cm);
     proj_backward(c, &pm->bridge, P, G, &m->pj_br, m->dn[2], m->dans, &m->s);
     memset(m->dfeat, 0, sizeof(float) * (size_t)B * K * C);
-    memset(m->dqall, 0, sizeof(float) * (size_t)B * L * C);
-    mec_backward(c, pm, P, G, &m->mec, m->img.feat, qall, m->dans, m->dfeat, m->dqall, &m->s, B, L);
-    memset(m->dcls, 0, sizeof(float) * (size_t)B * C);
+    memset(m->dqall, 0, sizeof(float) * (size_t)B * L * Ct);
+    float *dv = C > Ct ? m->dvfeat : m->dfeat, *dq = Ct > C ? m->dqal : m->dqall;
+    if (C > Ct) memset(dv, 0, sizeof(float) * (size_t)B * K * Cm);
+    if (Ct > C) memset(dq, 0, sizeof(float) * (size_t)B * L * Cm);
+    mec_backward(c, pm, P, G, &m->mec, vfeat, qal, m->dans, dv, dq, &m->s, B, L);
+    if (C > Ct)
+        linear_backward(m->dfeat, C, 1, G + pm->align_img.w, G + pm->align_img.b, dv, Cm, m->img.feat, C, P + pm->align_img.w, B * K, C, Cm);
+    if (Ct > C)
+        linear_backward(m->dqall, Ct, 1, G + pm->align_text.w, G + pm->align_text.b, dq, Cm, qall, Ct, P + pm->align_text.w, B * L, Ct, Cm);
+    memset(m->dcls, 0, sizeof(float) * (size_t)B * Ct);
     proj_backward(c, &pm->text_proj, P, G, &m->pj_ans, m->dn[3], m->dcls, &m->s);
-    cls_grad(m->dlast, m->dcls, B, L, C);
+    cls_grad(m->dlast, m->dcls, B, L, Ct);
     text_backward(c, pm, P, G, &m->txt[2], m->dlast, &m->s);
     text_backward(c, pm, P, G, &m->txt[1], m->dqall, &m->s);
     memset(m->dimgx, 0, sizeof(float) * (size_t)B * C);
@@ -538,9 +569,9 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
         for (int k = 0; k < K; k++)
             for (int i = 0; i < C; i++) m->dfeat[((size_t)bb * K + k) * C + i] += m->dimgx[(size_t)bb * C + i] / (float)K;
     image_backward(c, pm, P, G, &m->img, m->dfeat, &m->s);
-    memset(m->dcls, 0, sizeof(float) * (size_t)B * C);
+    memset(m->dcls, 0, sizeof(float) * (size_t)B * Ct);
     proj_backward(c, &pm->text_proj, P, G, &m->pj_txt, m->dn[1], m->dcls, &m->s);
-    cls_grad(m->dlast, m->dcls, B, L, C);
+    cls_grad(m->dlast, m->dcls, B, L, Ct);
     text_backward(c, pm, P, G, &m->txt[0], m->dlast, &m->s);
 
     out->contrastive = lc;
@@ -611,8 +642,8 @@ int ovs_model_encode_image(ovs_model *m, const float *img, int B, int H, int W, 
     arena ar = {0};
     for (int pass = 0; pass < 2; pass++) {
         image_layout(&a, &ar, c, B, H, W);
-        proj_layout(&px, &ar, c, B);
-        proj_layout(&pg, &ar, c, B * K);
+        proj_layout(&px, &ar, c, B, C);
+        proj_layout(&pg, &ar, c, B * K, C);
         if (pass == 0 && !arena_alloc(&ar)) {
             free(a.b0); free(a.b1);
             return ovs_errf(e, OVS_EINTERNAL, "encode image: out of memory (%zu MiB)", ar.cap * sizeof(float) >> 20);
@@ -649,7 +680,7 @@ int ovs_model_encode_text(ovs_model *m, const int32_t *ids, const int32_t *mask,
     arena ar = {0};
     for (int pass = 0; pass < 2; pass++) {
         text_layout(&t, &ar, c, B, L);
-        proj_layout(&pj, &ar, c, B);
+        proj_layout(&pj, &ar, c, B, c->text_width);
         if (pass == 0 && !arena_alloc(&ar)) { free(t.layers); return ovs_errf(e, OVS_EINTERNAL, "encode text: out of memory"); }
     }
     text_forward(c, &m->pm, m->params, &t, ids, mask);

@@ -72,6 +72,10 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
 /* Tests only: use this Gumbel noise [B, groups_out, patches] (copied at the next step) instead of
  * drawing it from the rng; NULL returns to drawing. Drop-path is off while noise is injected. */
 void ovs_model_set_gumbel(ovs_model *m, const float *noise, size_t n);
+/* Tests only: use these drop-path factors [depth0+depth1, B] (0 or 1/keep per block and sample)
+ * at the next steps instead of drawing them; NULL returns to drawing (or to none while Gumbel
+ * noise is injected). */
+void ovs_model_set_droppath(ovs_model *m, const float *factors, size_t n);
 
 /* Tests only: a named activation of the last step ("image_x", "feat", "img_proj", "text_cls",
  * "text_proj", "assign_raw", "assign_hard", "q_all", "a_cls", "a_proj", "mec_answer",

@@ -30,6 +30,7 @@ typedef struct {
     p_group group;
     size_t word, pos, type; p_ln emb_ln; p_blayer *layers; p_lin pooler;
     p_proj img_proj, text_proj, bridge;
+    p_lin align_img, align_text;   /* present when width > text_width / text_width > width */
     p_mec mec;
 } p_model;
 
@@ -76,7 +77,7 @@ typedef struct {
     float *cls;                    /* [B,C] */
 } a_text;
 typedef struct {                   /* ProjectMLP over N rows, then L2 normalisation */
-    int N;
+    int N, Cin;
     const float *in;
     float *hid, *bn, *bm, *br, *out, *nrm, *norm;
     float *dout, *dbn;             /* gradients [N,D], [N,hidden] */
@@ -129,7 +130,7 @@ void text_backward(const ovs_config *c, const p_model *pm, const float *P, float
                    float *dlast, scratch *s);
 float *text_last(const ovs_config *c, a_text *a);   /* last hidden state [B,L,C] */
 
-void proj_layout(a_proj *a, arena *ar, const ovs_config *c, int N);
+void proj_layout(a_proj *a, arena *ar, const ovs_config *c, int N, int Cin);
 /* train: batch statistics (running statistics updated when update != 0); else running statistics. */
 void proj_forward(const ovs_config *c, const p_proj *pp, float *P, a_proj *a, const float *in,
                   int train, int update);
@@ -138,7 +139,9 @@ void proj_backward(const ovs_config *c, const p_proj *pp, const float *P, float 
                    float *dnrm, float *din, scratch *s);
 /* Running statistics of the projector's BatchNorm from N rows without gradients (chunked). */
 void proj_running_only(const ovs_config *c, const p_proj *pp, float *P, const float *in, size_t N,
-                       float *chunk, size_t chunk_rows, double *acc);
+                       int Cin, float *chunk, size_t chunk_rows, double *acc);
+/* the entity decoder's width: min(width, text_width) (the paper's align_proj_* map the wider side) */
+static inline int ovs_mem_width(const ovs_config *c) { return c->width < c->text_width ? c->width : c->text_width; }
 void con_layout(a_con *a, arena *ar, int B);
 float contrastive_forward(a_con *a, const float *na, const float *nb, float s, int B, int D);
 /* adds to da/db (grads of the normalised features) and returns d loss / d s. */

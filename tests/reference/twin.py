@@ -24,9 +24,9 @@ PRESETS = {
                   text_layers=12, text_ff=3072, type_vocab=2, max_pos=512, proj_hidden=4096,
                   proj_out=256, mem_layers=1, mem_heads=8),
     # a small model for a 2-core CPU
-    "tiny": dict(img_size=64, patch=8, width=192, heads=4, depth0=2, depth1=1, groups_in=16,
-                 groups_out=8, mlp_ratio=4, vocab=30522, text_len=32, text_width=192, text_heads=4,
-                 text_layers=4, text_ff=768, type_vocab=2, max_pos=512, proj_hidden=1024,
+    "tiny": dict(img_size=64, patch=8, width=128, heads=4, depth0=2, depth1=1, groups_in=16,
+                 groups_out=8, mlp_ratio=4, vocab=30522, text_len=32, text_width=128, text_heads=4,
+                 text_layers=4, text_ff=512, type_vocab=2, max_pos=512, proj_hidden=1024,
                  proj_out=256, mem_layers=1, mem_heads=8),
 }
 
@@ -393,27 +393,22 @@ class MultimodalGroupingNetwork(nn.Module):
         return ans[:, 0]
 
 
-def _init_mmg(m):
-    if isinstance(m, nn.Linear):
-        nn.init.trunc_normal_(m.weight, std=.02)
-        nn.init.zeros_(m.bias)
-
-
 class MultiLabelContrastive(nn.Module):
     """Stage 1: L = contrastive(image, caption) + 1.0 * contrastive(question decoder, answer)."""
 
     def __init__(self, cfg):
         super().__init__()
-        assert cfg.width == cfg.text_width, "align_proj_* not modelled: widths must match"
         self.cfg = cfg
         self.img_encoder = GroupViT(cfg)
         self.text_encoder = Bert(cfg)
         self.logit_scale = nn.Parameter(torch.ones([]) * math.log(1 / 0.07))
         self.img_projector = ProjectMLP(cfg.width, cfg.proj_hidden, cfg.proj_out)
         self.text_projector = ProjectMLP(cfg.text_width, cfg.proj_hidden, cfg.proj_out)
-        self.multimodal_groupingblock = MultimodalGroupingNetwork(cfg.width, cfg.mem_heads, cfg.mem_layers)
-        self.multimodal_groupingblock.apply(_init_mmg)
-        self.bridge_projector = ProjectMLP(cfg.width, cfg.proj_hidden, cfg.proj_out)
+        lo, hi = min(cfg.width, cfg.text_width), max(cfg.width, cfg.text_width)
+        self.align_proj_img = nn.Linear(hi, lo) if cfg.width > cfg.text_width else nn.Identity()
+        self.align_proj_text = nn.Linear(hi, lo) if cfg.text_width > cfg.width else nn.Identity()
+        self.multimodal_groupingblock = MultimodalGroupingNetwork(lo, cfg.mem_heads, cfg.mem_layers)
+        self.bridge_projector = ProjectMLP(lo, cfg.proj_hidden, cfg.proj_out)
 
     def contrastive(self, a, b):
         a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
@@ -436,7 +431,7 @@ class MultiLabelContrastive(nn.Module):
         """batch: dict of img, ids, mask, q_ids, q_mask, a_ids, a_mask. Returns dict of tensors."""
         o = {}
         o["text_cls"], _, o["text_proj"] = self.encode_text(batch["ids"], batch["mask"])
-        o["image_x"], o["feat"], info = self.img_encoder(batch["img"], gumbel, drop_masks)
+        o["image_x"], o["feat"], info = self.img_encoder(batch["img"], gumbel, drop_masks)  # [nb][B] factors
         o["img_proj"] = self.img_projector(o["image_x"])
         with torch.no_grad():
             self.img_projector(o["feat"])      # image_feat: running statistics only in stage 1
@@ -445,7 +440,7 @@ class MultiLabelContrastive(nn.Module):
         _, q_all, _ = self.encode_text(batch["q_ids"], batch["q_mask"])
         o["q_all"] = q_all
         o["a_cls"], _, o["a_proj"] = self.encode_text(batch["a_ids"], batch["a_mask"])
-        o["mec_answer"] = self.multimodal_groupingblock(o["feat"], q_all)
+        o["mec_answer"] = self.multimodal_groupingblock(self.align_proj_img(o["feat"]), self.align_proj_text(q_all))
         o["bridge_out"] = self.bridge_projector(o["mec_answer"])
         o["loss_entity"] = self.contrastive(o["bridge_out"], o["a_proj"])
         o["loss_total"] = o["loss_contrastive"] + 1.0 * o["loss_entity"]
