@@ -56,6 +56,36 @@ void mm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int ld
     }
 }
 
+/* Column sums in double (bias gradients are sums that often cancel), read row by row so that
+ * memory is walked contiguously; each thread owns a block of columns:
+ *   db[c] += sum_i g[i,c];  and when dw: dw[c] += sum_i g[i,c] * (x[i,c] - mean[i]) * rstd[i]. */
+static void colsum_add(float *db, float *dw, const float *g, int ldg, const float *x, int ldx,
+                       const float *mean, const float *rstd, int N, int C) {
+#pragma omp parallel
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+        int c0 = (int)((long)C * t / T), c1 = (int)((long)C * (t + 1) / T), n = c1 - c0;
+        double sb[256], sw[256];
+        for (int b0 = c0; b0 < c1; b0 += 256) {
+            int m = c1 - b0 < 256 ? c1 - b0 : 256;
+            memset(sb, 0, sizeof(double) * (size_t)m);
+            memset(sw, 0, sizeof(double) * (size_t)m);
+            for (int i = 0; i < N; i++) {
+                const float *gr = g + (size_t)i * ldg + b0;
+                for (int c = 0; c < m; c++) sb[c] += gr[c];
+                if (dw) {
+                    const float *xr = x + (size_t)i * ldx + b0;
+                    float mu = mean[i], r = rstd[i];
+                    for (int c = 0; c < m; c++) sw[c] += gr[c] * ((xr[c] - mu) * r);
+                }
+            }
+            for (int c = 0; c < m; c++) db[b0 + c] += (float)sb[c];
+            if (dw) for (int c = 0; c < m; c++) dw[b0 + c] += (float)sw[c];
+        }
+        (void)n;
+    }
+}
+
 /* out[N,Cout] = inp[N,Cin] @ W^T + b */
 void linear_forward(float *out, int ldo, const float *inp, int ldi, const float *W, const float *b,
                     int N, int Cin, int Cout) {
@@ -71,14 +101,7 @@ void linear_backward(float *dinp, int lddi, int acc, float *dW, float *db, const
                      const float *inp, int ldi, const float *W, int N, int Cin, int Cout) {
     if (dinp) mm(0, 0, N, Cin, Cout, 1.0f, dout, lddo, W, Cin, acc ? 1.0f : 0.0f, dinp, lddi);
     if (dW) mm(1, 0, Cout, Cin, N, 1.0f, dout, lddo, inp, ldi, 1.0f, dW, Cin);
-    if (db) {
-#pragma omp parallel for schedule(static)
-        for (int j = 0; j < Cout; j++) {
-            double s = 0.0; /* double: bias gradients are sums that often cancel */
-            for (int i = 0; i < N; i++) s += dout[(size_t)i * lddo + j];
-            db[j] += (float)s;
-        }
-    }
+    if (db) colsum_add(db, NULL, dout, lddo, NULL, 0, NULL, NULL, N, Cout);
 }
 
 /* ── layernorm ──────────────────────────────────────────────────────────────────────────── */
@@ -119,25 +142,17 @@ void layernorm_backward(float *dinp, int lddi, float *dw, float *db, const float
         float *dx = dinp + (size_t)i * lddi;
         for (int c = 0; c < C; c++) dx[c] += (g[c] * w[c] - s1 - (x[c] - m) * r * s2) * r;
     }
-#pragma omp parallel for schedule(static)
-    for (int c = 0; c < C; c++) {
-        double sw = 0.0, sb = 0.0;
-        for (int i = 0; i < N; i++) {
-            float g = dout[(size_t)i * lddo + c];
-            sw += g * ((inp[(size_t)i * ldi + c] - mean[i]) * rstd[i]);
-            sb += g;
-        }
-        dw[c] += (float)sw;
-        db[c] += (float)sb;
-    }
+    colsum_add(db, dw, dout, lddo, inp, ldi, mean, rstd, N, C);
 }
 
 /* ── gelu, residual, relu ───────────────────────────────────────────────────────────────── */
 
+__attribute__((optimize("no-math-errno")))
 void bias_gelu_forward(float *g, float *h, const float *b, size_t N, int C) {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < N; i++) {
         float *hr = h + i * (size_t)C, *gr = g + i * (size_t)C;
+#pragma omp simd
         for (int c = 0; c < C; c++) {
             float x = hr[c] + (b ? b[c] : 0.0f);
             hr[c] = x;
@@ -146,9 +161,10 @@ void bias_gelu_forward(float *g, float *h, const float *b, size_t N, int C) {
     }
 }
 
+__attribute__((optimize("no-math-errno")))
 void gelu_backward(float *dh, const float *dg, const float *h, size_t n) {
     const float k = 0.3989422804014327f; /* 1/sqrt(2 pi) */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
         float x = h[i];
         float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
