@@ -31,7 +31,8 @@ import twin  # noqa: E402
 from maskloss_twin import mask_loss  # noqa: E402
 
 MASK_WEIGHT, EMA, THRESHOLD, GROUP_RATIO = 0.1, 0.99, 0.6, 0.5
-SPEC = dict(batch=3, over=dict(vocab=500, text_len=12, width=160, img_size=32))
+SPEC = dict(batch=3, over=dict(vocab=500, text_len=12, width=160, img_size=32, depth0=1, depth1=1, text_layers=2,
+                                 proj_hidden=256, proj_out=64))
 
 
 def batch_stats_projection(proj, x):
