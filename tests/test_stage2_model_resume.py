@@ -111,5 +111,34 @@ def stage2_resume_after_kill_9_is_bit_exact():
     assert a == b, "final checkpoints differ"
 
 
+@test
+def stage2_resume_without_momentum_tensor_is_rejected_by_name():
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    run = t1.copy_run(straight(), "s2-nomom")
+    ck = os.path.join(run, "ckpt-%08d.safetensors" % STEPS)
+    with safe_open(ck, framework="pt") as f:
+        meta = f.metadata()
+    sd = load_file(ck)
+    name = "img_encoder_momentum.pos_embed"
+    del sd[name]
+    save_file(sd, ck, metadata=meta)
+    t1.expect_fail(cmd2(run, "--resume", "--steps", str(STEPS + 2)), name)
+    assert t1.rows(run) == STEPS
+
+
+@test
+def stage2_checkpoint_loads_in_embed():
+    st = t1.setup()
+    texts = os.path.join(st["d"], "s2-texts.txt")
+    with open(texts, "w") as f:
+        f.write("a photo of a dog\n")
+    out = os.path.join(st["d"], "s2-emb.safetensors")
+    t1.run_ok([OVSEG, "-q", "embed", "--ckpt", straight(), "--texts", texts, "--out", out])
+    from safetensors import safe_open
+    with safe_open(out, framework="pt") as f:
+        assert f.get_tensor("text_features").shape == (1, 32)
+
+
 if __name__ == "__main__":
     main()
