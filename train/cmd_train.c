@@ -13,6 +13,7 @@
 #include "shards/loader.h"
 #include "shards/wordpiece.h"
 #include "train/import.h"
+#include "train/stage2.h"
 #include "train/train.h"
 #include "util/args.h"
 #include "util/cli.h"
@@ -113,10 +114,24 @@ static int recipe(const flags *f, ovs_train_cfg *t, ovs_config *m, ovs_err *e) {
                       .ckpt_every = f->ckpt_every, .keep = f->keep};
         return apply_flags(&only, t, e);
     }
-    if (!f->config) return ovs_errf(e, OVS_EUSER, "--config is required (tiny, paper or a file)");
-    int rc = ovs_config_load(m, f->config, e);
-    if (rc) return rc;
-    ovs_train_defaults(t, f->config, f->stage > 0 ? (int)f->stage : 1);
+    int rc;
+    if (!f->config && f->init) {
+        /* the model config of the --init checkpoint (stage 2 continues stage 1's model) */
+        char path[4200];
+        ovs_kv meta = {0};
+        if ((rc = ovs_ckpt_resolve(f->init, path, sizeof path, e))) return rc;
+        if (!(rc = ovs_ckpt_read(path, NULL, 0, 0, &meta, e))) {
+            const char *mc = ovs_kv_get(&meta, "model_config");
+            rc = mc ? ovs_config_from_text(m, mc, e) : ovs_errf(e, OVS_EUSER, "%s: metadata 'model_config' is missing", path);
+        }
+        ovs_kv_free(&meta);
+        if (rc) return ovs_errctx(e, "--init");
+    } else if (!f->config) {
+        return ovs_errf(e, OVS_EUSER, "--config is required (tiny, paper or a file) unless --init gives the model");
+    } else if ((rc = ovs_config_load(m, f->config, e))) {
+        return rc;
+    }
+    ovs_train_defaults(t, f->config ? f->config : m->name, f->stage > 0 ? (int)f->stage : 1);
     if ((rc = apply_sets(f, t, m, e))) return rc;
     if (f->stage > 0) t->stage = (int)f->stage;
     return apply_flags(f, t, e);
@@ -206,7 +221,8 @@ static int train(const flags *f, ovs_err *e) {
     ovs_config mc;
     int rc = recipe(f, &t, &mc, e);
     if (rc) return rc;
-    if (t.stage == 2) return ovs_errf(e, OVS_EUSER, "--stage 2: the stage-2 step (mask consistency, EMA) is not built yet");
+    if (t.stage == 2 && !f->resume && !f->init && !f->init_vit)
+        ovs_warn("--stage 2 without --init: the model starts from random weights (the paper starts from stage 1)");
     if ((rc = ovs_mkdir_p(f->run, e))) return rc;
     char sdir[4096], vocab[4200];
     shard_dir(f->shards, sdir, sizeof sdir);
@@ -236,11 +252,19 @@ static int train(const flags *f, ovs_err *e) {
     const ovs_param *table = ovs_model_table(m, &n);
     ovs_trainee tr = {.ctx = m, .params = ovs_model_params(m), .grads = ovs_model_grads(m), .numel = ovs_model_numel(m),
                       .table = table, .n = n, .cfg = ovs_model_config(m), .step = model_step};
+    ovs_stage2 *s2 = NULL;
+    if (t.stage == 2) {
+        /* after --init: the momentum encoder starts as a copy of the loaded image encoder */
+        if ((rc = ovs_stage2_create(&s2, m, e))) { ovs_model_free(m); ovs_loader_close(d.l); return rc; }
+        tr.ctx = s2, tr.step = ovs_stage2_step, tr.after_update = ovs_stage2_after_update;
+        tr.extra[0] = ovs_stage2_part(s2), tr.nextra = 1;
+    }
     ovs_info("model %s: %zu parameters (%d tensors); %lld samples per epoch", mc.name, ovs_model_numel(m), n,
              (long long)per_epoch);
     ovs_train_opts o = {.rundir = f->run, .resume = f->resume, .stop_after = f->stop_after > 0 ? f->stop_after : 0,
                         .quiet = ovs_log_level() == OVS_LOG_QUIET};
     rc = ovs_train_run(&t, &tr, &src, &o, e);
+    ovs_stage2_free(s2);
     ovs_model_free(m);
     ovs_loader_close(d.l);
     return rc;

@@ -229,6 +229,8 @@ static void group_backward(const ovs_config *c, const p_group *pg, const float *
         mm(0, 0, K, C, Np, scale, dr, Np, a->ak + (size_t)b * Np * C, C, 0.0f, daq + (size_t)b * K * C, C);
         mm(1, 0, Np, C, K, scale, dr, Np, a->aq + (size_t)b * K * C, C, 0.0f, dak + (size_t)b * Np * C, C);
     }
+    if (a->daq_extra)
+        for (size_t i = 0; i < nk; i++) daq[i] += a->daq_extra[i];
     const float *p2 = a->pre.out;
     linear_backward(a->dp2, C, 1, G_(pg->assign.q.w), G_(pg->assign.q.b), daq, C, p2, C, W_(pg->assign.q.w), bk, C, C);
     linear_backward(a->dxn, C, 0, G_(pg->assign.k.w), G_(pg->assign.k.b), dak, C, a->xn, C, W_(pg->assign.k.w), B * Np, C, C);

@@ -31,6 +31,10 @@ struct ovs_model {
     int inject;                    /* tests: noise holds injected Gumbel noise */
     int inject_drop;               /* tests: img.drop holds injected drop-path factors */
     int B, L;                      /* sizes of the last step */
+    ovs_model_hook hook;           /* stage 2: the mask-consistency loss (train/stage2.c) */
+    void *hook_ctx;
+    float hook_weight;
+    int freeze_text;               /* stage 2: the text encoder gets no gradient */
 };
 
 /* ── arena ─────────────────────────────────────────────────────────────────────────────── */
@@ -457,6 +461,18 @@ const float *ovs_model_activation(const ovs_model *m, const char *name, size_t *
     return NULL;
 }
 
+void ovs_model_set_hook(ovs_model *m, ovs_model_hook fn, void *ctx, float weight) {
+    m->hook = fn, m->hook_ctx = ctx, m->hook_weight = weight;
+}
+void ovs_model_freeze_text(ovs_model *m) {
+    m->freeze_text = 1;
+    for (int i = 0; i < m->ntab; i++)
+        if (starts(m->tab[i].name, "text_encoder.")) m->tab[i].trainable = 0;
+}
+a_image *ovs_model_image_act(ovs_model *m) { return &m->img; }
+const p_model *ovs_model_pm(const ovs_model *m) { return &m->pm; }
+int ovs_model_max_batch(const ovs_model *m) { return m->max_batch; }
+
 /* ── the training step ─────────────────────────────────────────────────────────────────── */
 
 static int check_ids(const ovs_model *m, const int32_t *ids, const int32_t *mask, int B, int L,
@@ -540,6 +556,10 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
     mec_forward(c, pm, P, &m->mec, vfeat, qal, B, L);
     proj_forward(c, &pm->bridge, P, &m->pj_br, m->mec.answer, 1, 1);
     float le = contrastive_forward(&m->ent, m->pj_br.nrm, m->pj_ans.nrm, s, B, D);
+    float lm = 0.0f;
+    m->img.grp.daq_extra = NULL;
+    if (m->hook && (rc = m->hook(m->hook_ctx, m, b, rng, &lm, e))) return rc;
+    int tb = !m->freeze_text;      /* backward through the text encoder */
 
     /* backward */
     for (int i = 0; i < 4; i++) memset(m->dn[i], 0, sizeof(float) * (size_t)B * D);
@@ -561,8 +581,8 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
     memset(m->dcls, 0, sizeof(float) * (size_t)B * Ct);
     proj_backward(c, &pm->text_proj, P, G, &m->pj_ans, m->dn[3], m->dcls, &m->s);
     cls_grad(m->dlast, m->dcls, B, L, Ct);
-    text_backward(c, pm, P, G, &m->txt[2], m->dlast, &m->s);
-    text_backward(c, pm, P, G, &m->txt[1], m->dqall, &m->s);
+    if (tb) text_backward(c, pm, P, G, &m->txt[2], m->dlast, &m->s);
+    if (tb) text_backward(c, pm, P, G, &m->txt[1], m->dqall, &m->s);
     memset(m->dimgx, 0, sizeof(float) * (size_t)B * C);
     proj_backward(c, &pm->img_proj, P, G, &m->pj_img, m->dn[0], m->dimgx, &m->s);
     for (int bb = 0; bb < B; bb++)
@@ -572,12 +592,13 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
     memset(m->dcls, 0, sizeof(float) * (size_t)B * Ct);
     proj_backward(c, &pm->text_proj, P, G, &m->pj_txt, m->dn[1], m->dcls, &m->s);
     cls_grad(m->dlast, m->dcls, B, L, Ct);
-    text_backward(c, pm, P, G, &m->txt[0], m->dlast, &m->s);
+    if (tb) text_backward(c, pm, P, G, &m->txt[0], m->dlast, &m->s);
+    m->img.grp.daq_extra = NULL;
 
     out->contrastive = lc;
     out->entity = le;
-    out->mask = 0.0f;
-    out->total = lc + 1.0f * le;
+    out->mask = lm;
+    out->total = lc + 1.0f * le + (m->hook ? m->hook_weight * lm : 0.0f);
     return 0;
 }
 

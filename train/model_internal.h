@@ -53,6 +53,7 @@ typedef struct {
     float *aq, *ak, *av, *raw, *soft, *hard, *assign, *ao, *nw, *nn, *nm, *nr, *h, *g, *out;
     /* gradients */
     float *dnw, *dp2, *dxn, *dp, *dp0, *dig, *dgn;
+    const float *daq_extra;        /* stage 2: added to the grad of aq [B,K,C] in backward (or NULL) */
 } a_group;
 typedef struct {
     int B, Hs, Ws, gh, gw, P, T;  /* batch, image height/width, patch grid, patches, tokens */
@@ -155,6 +156,17 @@ void mec_forward(const ovs_config *c, const p_model *pm, const float *P, a_mec *
 void mec_backward(const ovs_config *c, const p_model *pm, const float *P, float *G, a_mec *a,
                   const float *feat, const float *qall, const float *danswer, float *dfeat,
                   float *dqall, scratch *s, int B, int L);
+
+/* ── stage-2 hooks (train/stage2.c) ───────────────────────────────────────────────────── */
+/* Called by ovs_model_step between the forward and the backward: may read the activations, set
+ * img.grp.daq_extra, and returns its (unweighted) loss in *loss; the step adds weight × loss. */
+typedef int (*ovs_model_hook)(void *ctx, ovs_model *m, const ovs_batch *b, ovs_rng *rng, float *loss, ovs_err *e);
+void ovs_model_set_hook(ovs_model *m, ovs_model_hook fn, void *ctx, float weight);
+/* Freezes the text encoder (text_encoder.*: trainable = 0, no backward through it). */
+void ovs_model_freeze_text(ovs_model *m);
+a_image *ovs_model_image_act(ovs_model *m);
+const p_model *ovs_model_pm(const ovs_model *m);
+int ovs_model_max_batch(const ovs_model *m);
 
 #define LN_EPS 1e-5f
 #define BERT_EPS 1e-12f
