@@ -157,7 +157,8 @@ static int hook(void *ctx, ovs_model *m, const ovs_batch *b, ovs_rng *rng, float
     proj_forward(c, &pm->img_proj, P, &s->pg, ia->feat, 1, 0);
     for (int i = 0; i < B; i++)
         for (int k = 0; k < K; k++) {
-            const float *g = s->pg.nrm + ((size_t)i * K + k) * D, *t = s->pe.nrm + (size_t)i * D;
+            /* raw dot product of the projections, as the paper's code ranks groups (no l2 norm) */
+            const float *g = s->pg.out + ((size_t)i * K + k) * D, *t = s->pe.out + (size_t)i * D;
             float d = 0.0f;
             for (int j = 0; j < D; j++) d += g[j] * t[j];
             s->score[i * K + k] = d;

@@ -66,10 +66,10 @@ class Stage2(torch.nn.Module):
             _, _, ib = self.img_encoder_momentum(batch["img2"])
             qB, kB = ib["q"], ib["k"]
             cls = m.text_encoder.transformer(batch["e_ids"], batch["e_mask"])[:, 0]
-            e = F.normalize(m.text_projector(cls), dim=-1)
+            e = m.text_projector(cls)  # the paper ranks groups by raw dot products
             # image_feat: the batch-statistics projection of the groups (its running-statistics
             # update already happened in forward_train)
-            gf = F.normalize(batch_stats_projection(m.img_projector, o["feat"]), dim=-1)
+            gf = batch_stats_projection(m.img_projector, o["feat"])
             score = (gf * e[:, None, :]).sum(-1)                       # [B,K]
         B, K = score.shape
         low = score.topk(int(K * GROUP_RATIO), dim=-1, largest=False).indices
