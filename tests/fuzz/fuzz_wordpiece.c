@@ -40,7 +40,11 @@ static void use(const ovs_wordpiece *wp, const char *text, size_t n) {
         int32_t ids[OVS_WP_MAX_LEN], mask[OVS_WP_MAX_LEN];
         int real = ovs_wp_pack(wp, q.t, q.n, OVS_WP_MAX_LEN, ids, mask);
         if (real < 0 || real > OVS_WP_MAX_LEN) abort();
-        if (ovs_wp_encode(wp, text, OVS_WP_MAX_LEN, ids, mask, &t) > OVS_WP_MAX_LEN) abort();
+        char *z = malloc(n + 1); /* ovs_wp_encode takes a C string */
+        memcpy(z, text, n);
+        z[n] = 0;
+        if (ovs_wp_encode(wp, z, OVS_WP_MAX_LEN, ids, mask, &t) > OVS_WP_MAX_LEN) abort();
+        free(z);
     }
     size_t total = 0;
     ovs_wp_basic_words(text, n, count_word, &total);
