@@ -157,7 +157,7 @@ static int parse_text(ovs_ent_rules *r, const char *text, const char *base, cons
         char *nl = strchr(p, '\n');
         if (nl) *nl = 0;
         char where[1200];
-        snprintf(where, sizeof where, "%s:%d", name, ++lineno);
+        snprintf(where, sizeof where, "%.1180s:%d", name, ++lineno);
         rc = fn(r, p, where, e);
         p = nl ? nl + 1 : NULL;
     }
