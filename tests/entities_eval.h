@@ -68,7 +68,7 @@ static void eval_add_head(eval_set *s, const char *name) {
  * split), exact case-sensitive match against the 100 words, mapped to the 73 classes. */
 static void eval_exact_match(const char *cap, eval_set *out) {
     char buf[4096];
-    snprintf(buf, sizeof buf, "%s", cap);
+    snprintf(buf, sizeof buf, "%.4095s", cap);
     for (char *t = strtok(buf, " \t"); t; t = strtok(NULL, " \t")) {
         size_t n = strlen(t);
         while (n && strchr(".,!?;:\"()[]", t[n - 1])) t[--n] = 0;

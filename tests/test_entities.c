@@ -99,6 +99,7 @@ TEST(entities_rules_from_folder_override_and_version) {
     ovs_ent_rules_free(same);
     snprintf(path, sizeof path, "%s/synonyms.txt", dir);
     char *syn = malloc(strlen(ovs_ent_synonyms_txt) + 64);
+    if (!syn) return;
     sprintf(syn, "%scanine: dog, puppy\n", ovs_ent_synonyms_txt);
     ovs_write_atomic(path, syn, strlen(syn), &e);
     free(syn);

@@ -128,11 +128,13 @@ TEST(entities_db_rules_change_rewrites_only_changed_samples) {
     ovs_write_atomic(path, ovs_ent_rules_txt, strlen(ovs_ent_rules_txt), &e);
     snprintf(path, sizeof path, "%s/synonyms.txt", dir);
     char *syn = malloc(strlen(ovs_ent_synonyms_txt) + 64);
+    if (!syn) return;
     sprintf(syn, "%scanine: dog, puppy\n", ovs_ent_synonyms_txt);
     ovs_write_atomic(path, syn, strlen(syn), &e);
     free(syn);
     snprintf(path, sizeof path, "%s/stopnouns.txt", dir);
     char *stop = malloc(strlen(ovs_ent_stopnouns_txt) + 64);
+    if (!stop) return;
     sprintf(stop, "%sbeach\n", ovs_ent_stopnouns_txt);
     ovs_write_atomic(path, stop, strlen(stop), &e);
     free(stop);
