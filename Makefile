@@ -125,7 +125,7 @@ fuzz:
 	  $$(pkg-config --cflags $(PKGS)) -o build-fuzz/fuzz_$(T) tests/fuzz/fuzz_$(T).c build-fuzz/libovseg.a \
 	  $(LDLIBS) -fopenmp
 	@mkdir -p build-fuzz/corpus-$(T) && cp -n tests/fuzz/corpus/$(T)/* build-fuzz/corpus-$(T)/ 2>/dev/null; \
-	  build-fuzz/fuzz_$(T) -max_total_time=$(S) -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build-fuzz/ \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 build-fuzz/fuzz_$(T) -max_total_time=$(S) -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build-fuzz/ \
 	  build-fuzz/corpus-$(T) tests/fuzz/corpus/$(T)
 
 asan: deps

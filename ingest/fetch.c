@@ -436,14 +436,14 @@ static int clean_out_dir(fetcher *f, ovs_err *e) {
         }
     }
     sqlite3_finalize(s);
-    if (!rc) qsort(known, nknown, sizeof *known, cmp_str);
+    if (!rc && nknown) qsort(known, nknown, sizeof *known, cmp_str); /* known may be NULL when empty */
     DIR *d = rc ? NULL : opendir(f->o->out_dir);
     if (!rc && !d) rc = ovs_errno(e, OVS_EUSER, "%s", f->o->out_dir);
     for (struct dirent *de; d && (de = readdir(d));) {
         const char *name = de->d_name;
         int tmp = is_shard_name(name, ".tar.tmp");
         const char *np = name;
-        int orphan = is_shard_name(name, ".tar") && !bsearch(&np, known, nknown, sizeof *known, cmp_str);
+        int orphan = is_shard_name(name, ".tar") && (!nknown || !bsearch(&np, known, nknown, sizeof *known, cmp_str));
         if (!tmp && !orphan) continue;
         char path[PATH_MAX + 300];
         snprintf(path, sizeof path, "%s/%s", f->o->out_dir, name);

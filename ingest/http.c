@@ -154,8 +154,10 @@ static size_t on_header(char *p, size_t sz, size_t nitems, void *ud) {
     req *r = ud;
     size_t n = sz * nitems;
     if (n >= 5 && !strncmp(p, "HTTP/", 5)) { /* a new response (redirect chains have several) */
-        const char *sp = memchr(p, ' ', n);
-        r->status = sp ? atoi(sp + 1) : 0;
+        const char *sp = memchr(p, ' ', n), *end = p + n; /* p is not NUL-terminated: no atoi */
+        int st = 0;
+        for (const char *q = sp ? sp + 1 : end; q < end && *q >= '0' && *q <= '9' && st < 1000; q++) st = st * 10 + (*q - '0');
+        r->status = st;
         r->noai = 0;
         if (r->status >= 300 && r->status < 400) r->saw_redirect = 1;
         return n;

@@ -120,7 +120,7 @@ static int same_url(const batch *b, const row *x, const row *y) {
 /* Sorts the rows by (hash, line) and drops repeats of a hash inside the batch: the same URL is a
  * duplicate, a different URL a hash collision (rejected); the earliest line wins either way. */
 static int sort_and_dedupe(batch *b) {
-    qsort(b->rows, b->nrows, sizeof(row), row_cmp);
+    if (b->nrows) qsort(b->rows, b->nrows, sizeof(row), row_cmp); /* rows may be NULL when empty */
     size_t keep = 0;
     for (size_t i = 0; i < b->nrows; i++) {
         row *r = &b->rows[i];

@@ -135,16 +135,23 @@ int mj_at(const mj_doc *d, int arr, int idx) {
 
 int64_t mj_int(const mj_doc *d, int tok, int64_t dflt) {
     if (tok < 0 || d->t[tok].type != MJ_NUM) return dflt;
-    return strtoll(d->s + d->t[tok].start, NULL, 10);
+    char num[32]; /* the text is not NUL-terminated: copy the number out */
+    int n = d->t[tok].end - d->t[tok].start;
+    if (n <= 0 || n >= (int)sizeof num) return dflt;
+    memcpy(num, d->s + d->t[tok].start, (size_t)n);
+    num[n] = 0;
+    return strtoll(num, NULL, 10);
 }
 
 static int hex4(const char *s) {
     int v = 0;
     for (int i = 0; i < 4; i++) {
         char c = s[i];
-        v = v * 16 + (c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1000000);
+        int h = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (h < 0) return -1;
+        v = v * 16 + h;
     }
-    return v < 0 ? -1 : v;
+    return v;
 }
 
 int mj_str(const mj_doc *d, int tok, char *out, size_t cap) {

@@ -82,7 +82,7 @@ static void apply_pax(const char *data, int64_t n, char *name, size_t cap, int64
     while (p < end) {
         char *sp;
         long len = strtol(p, &sp, 10);
-        if (len <= 0 || p + len > end || *sp != ' ') return;
+        if (len <= 0 || p + len > end || *sp != ' ' || sp + 1 > p + len - 1) return; /* "LEN KEY=VALUE\n" */
         const char *kv = sp + 1, *rec_end = p + len - 1; /* record ends in '\n' */
         const char *eq = memchr(kv, '=', (size_t)(rec_end - kv));
         if (eq) {

@@ -104,7 +104,7 @@ static int read_u4(jp *p, unsigned *cp) {
 static int jstring(jp *p, char **out) {
     if (expect(p, '"')) return p->e->code;
     ovs_buf b = {0};
-    ovs_buf_reserve(&b, 16);
+    if (!ovs_buf_reserve(&b, 16)) b.data[0] = 0; /* "" is a string too */
     while (p->s < p->end && *p->s != '"') {
         unsigned char c = (unsigned char)*p->s++;
         if (c < 0x20) { ovs_buf_free(&b); return jerr(p, "control character in string"); }
