@@ -8,9 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 typedef struct { char name[160]; char dtype[8]; int ndim; int64_t shape[8]; size_t begin, end; } fx_tensor;
-typedef struct { char *data; size_t size; const char *body; fx_tensor *t; int n; } fx_file;
+typedef struct { char *data; void *map; size_t size; const char *body; fx_tensor *t; int n; } fx_file;
 
 static int fx_open(fx_file *f, const char *path) {
     memset(f, 0, sizeof *f);
@@ -18,15 +19,18 @@ static int fx_open(fx_file *f, const char *path) {
     if (!fp) return -1;
     fseek(fp, 0, SEEK_END);
     long sz = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    f->data = malloc((size_t)sz + 1);
-    if (!f->data || fread(f->data, 1, (size_t)sz, fp) != (size_t)sz) { fclose(fp); return -1; }
+    void *map = sz > 8 ? mmap(NULL, (size_t)sz, PROT_READ, MAP_PRIVATE, fileno(fp), 0) : MAP_FAILED;
     fclose(fp);
+    if (map == MAP_FAILED) return -1;
     f->size = (size_t)sz;
     uint64_t hl;
-    memcpy(&hl, f->data, 8);
-    char *h = f->data + 8, *end = h + hl;
-    f->body = end;
+    memcpy(&hl, map, 8);
+    f->data = malloc(hl + 1);            /* the header, writable for parsing */
+    memcpy(f->data, (char *)map + 8, hl);
+    f->data[hl] = 0;
+    f->map = map;
+    char *h = f->data, *end = h + hl;
+    f->body = (const char *)map + 8 + hl;
     int cap = 1024;
     f->t = calloc((size_t)cap, sizeof(fx_tensor));
     char *p = h + 1;
@@ -58,7 +62,10 @@ static int fx_open(fx_file *f, const char *path) {
     return 0;
 }
 
-static void fx_close(fx_file *f) { free(f->data); free(f->t); memset(f, 0, sizeof *f); }
+static void fx_close(fx_file *f) {
+    if (f->map) munmap(f->map, f->size);
+    free(f->data); free(f->t); memset(f, 0, sizeof *f);
+}
 
 static const fx_tensor *fx_find(const fx_file *f, const char *name) {
     for (int i = 0; i < f->n; i++)

@@ -79,39 +79,49 @@ static void run_step(run *r, const char *key) {
     r->ok = !check_failed_now;
 }
 
-static void done(run *r) { ovs_model_free(r->m); fx_close(&r->f); }
+static void done(run *r) { ovs_model_free(r->m); fx_close(&r->f); memset(r, 0, sizeof *r); }
+
+/* one step per fixture, shared by its forward, backward and eval checks */
+static run runs[2];
+static run *get(const char *key) {
+    run *r = &runs[strcmp(key, "tiny") ? 1 : 0];
+    if (!r->m && !r->f.t) run_step(r, key);
+    else if (!r->ok) CHECK_MSG(0, "%s: the step failed earlier", key);
+    return r;
+}
 
 static int n_floor; /* gradients whose tolerance was PyTorch's own float32 error */
 
-/* rel error within TOL, or (gradients) within 2x the error PyTorch float32 makes on the same
+/* rel error within TOL, or (gradients) within 4x the error PyTorch float32 makes on the same
  * tensor ("noise." in the fixture) when that is larger; a gradient that is zero in exact
- * arithmetic (float32 noise > 1) must be below 1e-5 of the largest gradient, absolutely. */
+ * arithmetic (float64 max-abs below 1e-9 of the largest gradient: key biases before a softmax,
+ * biases before a normalisation) must be below TOL of the largest gradient, absolutely. */
 static void compare_tol(const float *a, size_t na, const fx_file *f, const char *name, double noise, double gmax) {
     size_t nb;
     const float *b = fx_f32(f, name, &nb);
     CHECK_MSG(b && a && na == nb, "%s: missing or size %zu vs %zu", name, na, nb);
     if (!b || !a || na != nb) return;
-    double rel, tol = TOL;
-    if (noise > 1.0) {
+    double rel, tol = TOL, bmax = 0;
+    for (size_t i = 0; i < nb; i++) if (fabs(b[i]) > bmax) bmax = fabs(b[i]);
+    if (gmax > 0 && bmax < 1e-9 * gmax) {
         rel = 0;
         for (size_t i = 0; i < na; i++) if (fabs(a[i]) > rel) rel = fabs(a[i]);
         rel /= gmax;
-        tol = 1e-5;
+        tol = TOL;
     } else {
         rel = fx_rel(a, b, na);
-        if (2 * noise > tol) { tol = 2 * noise; if (rel > TOL) n_floor++; }
+        if (4 * noise > tol) { tol = 4 * noise; if (rel > TOL) n_floor++; }
     }
     CHECK_MSG(rel <= tol, "%s: relative error %.3g (tolerance %.3g)", name, rel, tol);
     if (getenv("VERBOSE")) printf("  %-80s %.3g (tol %.3g)\n", name, rel, tol);
 }
 
 static void compare(const float *a, size_t na, const fx_file *f, const char *name) {
-    compare_tol(a, na, f, name, 0.0, 1.0);
+    compare_tol(a, na, f, name, 0.0, -1.0 /* not a gradient */);
 }
 
 static void check_forward(const char *key) {
-    run r;
-    run_step(&r, key);
+    run *rp = get(key), r = *rp;
     if (r.ok) {
         static const char *outs[] = {"text_cls", "text_proj", "image_x", "feat", "img_proj", "assign_raw",
                                      "assign_hard", "q_all", "a_cls", "a_proj", "mec_answer", "bridge_out"};
@@ -126,12 +136,10 @@ static void check_forward(const char *key) {
         compare(&r.loss.entity, 1, &r.f, "out.loss_entity");
         compare(&r.loss.total, 1, &r.f, "out.loss_total");
     }
-    done(&r);
 }
 
 static void check_backward(const char *key) {
-    run r;
-    run_step(&r, key);
+    run *rp = get(key), r = *rp;
     if (r.ok) {
         int n, ngrad = 0;
         const ovs_param *tab = ovs_model_table(r.m, &n);
@@ -160,14 +168,12 @@ static void check_backward(const char *key) {
             }
         }
         CHECK(ngrad > 50);
-        if (n_floor) printf("  note: %d of %d gradients above %g, each within 2x PyTorch's own float32 error\n", n_floor, ngrad, TOL);
+        if (n_floor) printf("  note: %d of %d gradients above %g, each within 4x PyTorch's own float32 error\n", n_floor, ngrad, TOL);
     }
-    done(&r);
 }
 
 static void check_eval(const char *key) {
-    run r;
-    run_step(&r, key);
+    run *rp = get(key), r = *rp;
     if (r.ok) {
         const ovs_config *c = ovs_model_config(r.m);
         ovs_err e = {0};
@@ -194,7 +200,7 @@ static void check_eval(const char *key) {
         compare(tx, (size_t)r.B * c->proj_out, &r.f, "eval.text");
         free(tx);
     }
-    done(&r);
+    done(rp);
 }
 
 TEST(model_tiny_forward_matches_twin) { check_forward("tiny"); }
@@ -246,7 +252,7 @@ TEST(model_config_files_and_overrides) {
     CHECK_OK(ovs_config_load(&c, "tiny", &e), &e);
     CHECK_OK(ovs_config_set(&c, "depth1=2", &e), &e);
     CHECK_EQ_INT(c.depth1, 2);
-    CHECK(ovs_config_set(&c, "heads=5", &e) == OVS_EUSER);           /* 192 % 5 */
+    CHECK(ovs_config_set(&c, "heads=5", &e) == OVS_EUSER);           /* 128 % 5 */
     CHECK(strstr(e.msg, "heads") != NULL);
     ovs_config_load(&c, "tiny", &e);
     CHECK(ovs_config_set(&c, "nonsense=1", &e) == OVS_EUSER);

@@ -23,11 +23,11 @@ static void preset_paper(ovs_config *c) {
 static void preset_tiny(ovs_config *c) {
     memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "tiny");
-    c->img_size = 64; c->patch = 8; c->width = 192; c->heads = 4;
+    c->img_size = 64; c->patch = 8; c->width = 128; c->heads = 4;
     c->depth0 = 2; c->depth1 = 1; c->groups_in = 16; c->groups_out = 8; c->mlp_ratio = 4;
     c->drop_path = 0.0f;
-    c->vocab = 30522; c->text_len = 32; c->text_width = 192; c->text_heads = 4; c->text_layers = 4;
-    c->text_ff = 768; c->type_vocab = 2; c->max_pos = 512;
+    c->vocab = 30522; c->text_len = 32; c->text_width = 128; c->text_heads = 4; c->text_layers = 4;
+    c->text_ff = 512; c->type_vocab = 2; c->max_pos = 512;
     c->proj_hidden = 1024; c->proj_out = 256; c->mem_layers = 1; c->mem_heads = 8;
 }
 

@@ -5,9 +5,24 @@
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 /* ── matmul ─────────────────────────────────────────────────────────────────────────────── */
+
+/* Threads: all parallelism is OpenMP's. OpenBLAS runs single-threaded (layers_init) and a large
+ * product is split into one block of rows (or columns) per OpenMP thread, so that OpenBLAS's own
+ * threads never compete with spinning OpenMP threads for the cores. */
+void layers_init(void) {
+    static int done;
+    if (!done) { openblas_set_num_threads(1); done = 1; }
+}
+
+static void sgemm1(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
 
 void mm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
         const float *B, int ldb, float beta, float *C, int ldc) {
@@ -17,8 +32,28 @@ void mm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int ld
             for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
         return;
     }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    double flops = 2.0 * M * N * K;
+    if (nt <= 1 || flops < 2e6) { sgemm1(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); return; }
+    int by_rows = M >= N;
+    int n = by_rows ? M : N;
+    if (n < 2 * nt) { by_rows = !by_rows; n = by_rows ? M : N; }
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+        int chunk = (n + T - 1) / T;
+        if (by_rows) chunk = (chunk + 7) & ~7; else chunk = (chunk + 15) & ~15;
+        int i0 = t * chunk, i1 = i0 + chunk > n ? n : i0 + chunk;
+        if (i0 < i1) {
+            if (by_rows) {
+                const float *a = ta ? A + i0 : A + (size_t)i0 * lda;
+                sgemm1(ta, tb, i1 - i0, N, K, alpha, a, lda, B, ldb, beta, C + (size_t)i0 * ldc, ldc);
+            } else {
+                const float *b = tb ? B + (size_t)i0 * ldb : B + i0;
+                sgemm1(ta, tb, M, i1 - i0, K, alpha, A, lda, b, ldb, beta, C + i0, ldc);
+            }
+        }
+    }
 }
 
 /* out[N,Cout] = inp[N,Cin] @ W^T + b */
@@ -39,9 +74,9 @@ void linear_backward(float *dinp, int lddi, int acc, float *dW, float *db, const
     if (db) {
 #pragma omp parallel for schedule(static)
         for (int j = 0; j < Cout; j++) {
-            float s = 0.0f;
+            double s = 0.0; /* double: bias gradients are sums that often cancel */
             for (int i = 0; i < N; i++) s += dout[(size_t)i * lddo + j];
-            db[j] += s;
+            db[j] += (float)s;
         }
     }
 }
@@ -73,27 +108,27 @@ void layernorm_backward(float *dinp, int lddi, float *dw, float *db, const float
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * ldi, *g = dout + (size_t)i * lddo;
-        float m = mean[i], r = rstd[i], s1 = 0.0f, s2 = 0.0f;
+        float m = mean[i], r = rstd[i];
+        double a1 = 0.0, a2 = 0.0;
         for (int c = 0; c < C; c++) {
             float dn = g[c] * w[c];
-            s1 += dn;
-            s2 += dn * (x[c] - m) * r;
+            a1 += dn;
+            a2 += (double)dn * ((x[c] - m) * r);
         }
-        s1 /= (float)C;
-        s2 /= (float)C;
+        float s1 = (float)(a1 / C), s2 = (float)(a2 / C);
         float *dx = dinp + (size_t)i * lddi;
         for (int c = 0; c < C; c++) dx[c] += (g[c] * w[c] - s1 - (x[c] - m) * r * s2) * r;
     }
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        float sw = 0.0f, sb = 0.0f;
+        double sw = 0.0, sb = 0.0;
         for (int i = 0; i < N; i++) {
             float g = dout[(size_t)i * lddo + c];
-            sw += g * (inp[(size_t)i * ldi + c] - mean[i]) * rstd[i];
+            sw += g * ((inp[(size_t)i * ldi + c] - mean[i]) * rstd[i]);
             sb += g;
         }
-        dw[c] += sw;
-        db[c] += sb;
+        dw[c] += (float)sw;
+        db[c] += (float)sb;
     }
 }
 
@@ -173,23 +208,15 @@ void attention_forward(float *o, float *probs, const float *q, const float *k, c
                        const attn_shape *s) {
     int B = s->B, H = s->H, Nq = s->Nq, Nk = s->Nk, hd = s->hd;
     size_t pblk = (size_t)Nq * Nk;
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            float *P = probs + ((size_t)b * H + h) * pblk;
-            mm(0, 1, Nq, Nk, hd, 1.0f, q + b * s->sq + h * hd, s->ldq, k + b * s->sk + h * hd, s->ldk,
-               0.0f, P, Nk);
-        }
 #pragma omp parallel for schedule(static)
-    for (size_t r = 0; r < (size_t)B * H * Nq; r++) {
-        int b = (int)(r / ((size_t)H * Nq));
-        softmax_row(probs + r * Nk, Nk, s->scale, s->kmask ? s->kmask + (size_t)b * Nk : NULL);
+    for (int bh = 0; bh < B * H; bh++) {
+        int b = bh / H, h = bh % H;
+        float *P = probs + (size_t)bh * pblk;
+        sgemm1(0, 1, Nq, Nk, hd, 1.0f, q + b * s->sq + h * hd, s->ldq, k + b * s->sk + h * hd, s->ldk, 0.0f, P, Nk);
+        for (int r = 0; r < Nq; r++)
+            softmax_row(P + (size_t)r * Nk, Nk, s->scale, s->kmask ? s->kmask + (size_t)b * Nk : NULL);
+        sgemm1(0, 0, Nq, hd, Nk, 1.0f, P, Nk, v + b * s->sv + h * hd, s->ldv, 0.0f, o + b * s->so + h * hd, s->ldo);
     }
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            const float *P = probs + ((size_t)b * H + h) * pblk;
-            mm(0, 0, Nq, hd, Nk, 1.0f, P, Nk, v + b * s->sv + h * hd, s->ldv, 0.0f,
-               o + b * s->so + h * hd, s->ldo);
-        }
 }
 
 void attention_backward(float *dq, float *dk, float *dv, float *dprobs, const float *dout,
@@ -197,30 +224,25 @@ void attention_backward(float *dq, float *dk, float *dv, float *dprobs, const fl
                         const attn_shape *s) {
     int B = s->B, H = s->H, Nq = s->Nq, Nk = s->Nk, hd = s->hd;
     size_t pblk = (size_t)Nq * Nk;
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            const float *P = probs + ((size_t)b * H + h) * pblk;
-            const float *dO = dout + b * s->so + h * hd;
-            float *dP = dprobs + ((size_t)b * H + h) * pblk;
-            mm(1, 0, Nk, hd, Nq, 1.0f, P, Nk, dO, s->ldo, 1.0f, dv + b * s->sv + h * hd, s->ldv);
-            mm(0, 1, Nq, Nk, hd, 1.0f, dO, s->ldo, v + b * s->sv + h * hd, s->ldv, 0.0f, dP, Nk);
-        }
+    /* (b, h) blocks write disjoint columns of dq/dk/dv, so they run in parallel */
 #pragma omp parallel for schedule(static)
-    for (size_t r = 0; r < (size_t)B * H * Nq; r++) {
-        const float *P = probs + r * Nk;
-        float *dP = dprobs + r * Nk;
-        float dot = 0.0f;
-        for (int j = 0; j < Nk; j++) dot += P[j] * dP[j];
-        for (int j = 0; j < Nk; j++) dP[j] = P[j] * (dP[j] - dot);
-    }
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            const float *dS = dprobs + ((size_t)b * H + h) * pblk;
-            mm(0, 0, Nq, hd, Nk, s->scale, dS, Nk, k + b * s->sk + h * hd, s->ldk, 1.0f,
-               dq + b * s->sq + h * hd, s->ldq);
-            mm(1, 0, Nk, hd, Nq, s->scale, dS, Nk, q + b * s->sq + h * hd, s->ldq, 1.0f,
-               dk + b * s->sk + h * hd, s->ldk);
+    for (int bh = 0; bh < B * H; bh++) {
+        int b = bh / H, h = bh % H;
+        const float *P = probs + (size_t)bh * pblk;
+        const float *dO = dout + b * s->so + h * hd;
+        float *dP = dprobs + (size_t)bh * pblk;
+        sgemm1(1, 0, Nk, hd, Nq, 1.0f, P, Nk, dO, s->ldo, 1.0f, dv + b * s->sv + h * hd, s->ldv);
+        sgemm1(0, 1, Nq, Nk, hd, 1.0f, dO, s->ldo, v + b * s->sv + h * hd, s->ldv, 0.0f, dP, Nk);
+        for (int r = 0; r < Nq; r++) {
+            const float *pr = P + (size_t)r * Nk;
+            float *dr = dP + (size_t)r * Nk;
+            float dot = 0.0f;
+            for (int j = 0; j < Nk; j++) dot += pr[j] * dr[j];
+            for (int j = 0; j < Nk; j++) dr[j] = pr[j] * (dr[j] - dot);
         }
+        sgemm1(0, 0, Nq, hd, Nk, s->scale, dP, Nk, k + b * s->sk + h * hd, s->ldk, 1.0f, dq + b * s->sq + h * hd, s->ldq);
+        sgemm1(1, 0, Nk, hd, Nq, s->scale, dP, Nk, q + b * s->sq + h * hd, s->ldq, 1.0f, dk + b * s->sk + h * hd, s->ldk);
+    }
 }
 
 /* ── batchnorm ──────────────────────────────────────────────────────────────────────────── */
@@ -273,18 +295,20 @@ void batchnorm_backward(float *dinp, float *dw, float *db, const float *dout, co
                         const float *w, const float *mean, const float *rstd, int N, int C) {
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        float m = mean[c], r = rstd[c], sg = 0.0f, sgx = 0.0f;
+        /* in double: the input gradient sums to zero over the batch, and everything upstream
+         * (bias gradients especially) inherits that cancellation */
+        double m = mean[c], r = rstd[c], sg = 0.0, sgx = 0.0;
         for (int i = 0; i < N; i++) {
-            float g = dout[(size_t)i * C + c];
+            double g = dout[(size_t)i * C + c];
             sg += g;
             sgx += g * (inp[(size_t)i * C + c] - m) * r;
         }
-        dw[c] += sgx;
-        db[c] += sg;
-        float k = w[c] * r / (float)N;
+        dw[c] += (float)sgx;
+        db[c] += (float)sg;
+        double k = w[c] * r / N;
         for (int i = 0; i < N; i++) {
-            float xh = (inp[(size_t)i * C + c] - m) * r;
-            dinp[(size_t)i * C + c] = k * ((float)N * dout[(size_t)i * C + c] - sg - xh * sgx);
+            double xh = (inp[(size_t)i * C + c] - m) * r;
+            dinp[(size_t)i * C + c] = (float)(k * (N * (double)dout[(size_t)i * C + c] - sg - xh * sgx));
         }
     }
 }
@@ -309,9 +333,9 @@ void l2norm_backward(float *dx, const float *dout, const float *out, const float
             for (int c = 0; c < C; c++) dx[(size_t)i * C + c] += g[c] / 1e-12f;
             continue;
         }
-        float dot = 0.0f;
-        for (int c = 0; c < C; c++) dot += g[c] * y[c];
-        for (int c = 0; c < C; c++) dx[(size_t)i * C + c] += (g[c] - y[c] * dot) / norm[i];
+        double dot = 0.0;
+        for (int c = 0; c < C; c++) dot += (double)g[c] * y[c];
+        for (int c = 0; c < C; c++) dx[(size_t)i * C + c] += (float)((g[c] - y[c] * dot) / norm[i]);
     }
 }
 

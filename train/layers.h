@@ -7,6 +7,10 @@
 
 #include <stddef.h>
 
+/* Makes OpenBLAS single-threaded: every product is split across OpenMP threads by mm() instead
+ * (ovs_model_create calls it). */
+void layers_init(void);
+
 /* C[M,N] = alpha * op(A)[M,K] @ op(B)[K,N] + beta * C, with leading dimensions (row strides). */
 void mm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
         const float *B, int ldb, float beta, float *C, int ldc);

@@ -355,6 +355,7 @@ static int alloc_structs(ovs_model *m) {
 int ovs_model_create(ovs_model **out, const ovs_config *cfg, int max_batch, uint64_t seed, ovs_err *e) {
     *out = NULL;
     if (max_batch < 1) return ovs_errf(e, OVS_EUSER, "model: max_batch %d < 1", max_batch);
+    layers_init();
     ovs_model *m = calloc(1, sizeof *m);
     if (!m) return ovs_errf(e, OVS_EINTERNAL, "model: out of memory");
     m->cfg = *cfg;

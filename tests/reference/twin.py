@@ -24,9 +24,9 @@ PRESETS = {
                   text_layers=12, text_ff=3072, type_vocab=2, max_pos=512, proj_hidden=4096,
                   proj_out=256, mem_layers=1, mem_heads=8),
     # a small model for a 2-core CPU
-    "tiny": dict(img_size=64, patch=8, width=192, heads=4, depth0=2, depth1=1, groups_in=16,
-                 groups_out=8, mlp_ratio=4, vocab=30522, text_len=32, text_width=192, text_heads=4,
-                 text_layers=4, text_ff=768, type_vocab=2, max_pos=512, proj_hidden=1024,
+    "tiny": dict(img_size=64, patch=8, width=128, heads=4, depth0=2, depth1=1, groups_in=16,
+                 groups_out=8, mlp_ratio=4, vocab=30522, text_len=32, text_width=128, text_heads=4,
+                 text_layers=4, text_ff=512, type_vocab=2, max_pos=512, proj_hidden=1024,
                  proj_out=256, mem_layers=1, mem_heads=8),
 }
 
