@@ -24,8 +24,24 @@ static void sgemm1(int ta, int tb, int M, int N, int K, float alpha, const float
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+static layers_mm_hook mm_hook;
+static void *mm_hook_ctx;
+
+void layers_set_mm_hook(layers_mm_hook fn, void *ctx) { mm_hook = fn; mm_hook_ctx = ctx; }
+
+static void mm_split(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc);
+
 void mm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
         const float *B, int ldb, float beta, float *C, int ldc) {
+    if (!mm_hook) { mm_split(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); return; }
+    double t0 = omp_get_wtime();
+    mm_split(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (M > 0 && N > 0) mm_hook(mm_hook_ctx, ta, tb, M, N, K, 1, omp_get_wtime() - t0);
+}
+
+static void mm_split(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { /* C = beta * C */
         for (int i = 0; i < M; i++)
@@ -208,6 +224,7 @@ void attention_forward(float *o, float *probs, const float *q, const float *k, c
                        const attn_shape *s) {
     int B = s->B, H = s->H, Nq = s->Nq, Nk = s->Nk, hd = s->hd;
     size_t pblk = (size_t)Nq * Nk;
+    double t0 = mm_hook ? omp_get_wtime() : 0.0;
 #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
@@ -217,6 +234,10 @@ void attention_forward(float *o, float *probs, const float *q, const float *k, c
             softmax_row(P + (size_t)r * Nk, Nk, s->scale, s->kmask ? s->kmask + (size_t)b * Nk : NULL);
         sgemm1(0, 0, Nq, hd, Nk, 1.0f, P, Nk, v + b * s->sv + h * hd, s->ldv, 0.0f, o + b * s->so + h * hd, s->ldo);
     }
+    if (mm_hook) {
+        mm_hook(mm_hook_ctx, 0, 1, Nq, Nk, hd, B * H, omp_get_wtime() - t0);
+        mm_hook(mm_hook_ctx, 0, 0, Nq, hd, Nk, B * H, 0.0);
+    }
 }
 
 void attention_backward(float *dq, float *dk, float *dv, float *dprobs, const float *dout,
@@ -224,6 +245,7 @@ void attention_backward(float *dq, float *dk, float *dv, float *dprobs, const fl
                         const attn_shape *s) {
     int B = s->B, H = s->H, Nq = s->Nq, Nk = s->Nk, hd = s->hd;
     size_t pblk = (size_t)Nq * Nk;
+    double t0 = mm_hook ? omp_get_wtime() : 0.0;
     /* (b, h) blocks write disjoint columns of dq/dk/dv, so they run in parallel */
 #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * H; bh++) {
@@ -242,6 +264,12 @@ void attention_backward(float *dq, float *dk, float *dv, float *dprobs, const fl
         }
         sgemm1(0, 0, Nq, hd, Nk, s->scale, dP, Nk, k + b * s->sk + h * hd, s->ldk, 1.0f, dq + b * s->sq + h * hd, s->ldq);
         sgemm1(1, 0, Nk, hd, Nq, s->scale, dP, Nk, q + b * s->sq + h * hd, s->ldq, 1.0f, dk + b * s->sk + h * hd, s->ldk);
+    }
+    if (mm_hook) {
+        mm_hook(mm_hook_ctx, 1, 0, Nk, hd, Nq, B * H, omp_get_wtime() - t0);
+        mm_hook(mm_hook_ctx, 0, 1, Nq, Nk, hd, B * H, 0.0);
+        mm_hook(mm_hook_ctx, 0, 0, Nq, hd, Nk, B * H, 0.0);
+        mm_hook(mm_hook_ctx, 1, 0, Nk, hd, Nq, B * H, 0.0);
     }
 }
 
