@@ -162,7 +162,8 @@ int main(int argc, char **argv) {
     printf("RESULT achieved_gflops %.1f\n", flops / med / 1e9);
     printf("RESULT profiled_step_s %.4f\n", tp);
     printf("RESULT matmul_s %.4f\n", mmsec);
-    printf("\nper-part time of one step (%s, batch %d; profiled steps, %.3f s each):\n", cfg.name, B, tp);
+    const char *label = strrchr(argv[1], '/') ? strrchr(argv[1], '/') + 1 : argv[1];
+    printf("\nper-part time of one step (%s, batch %d; profiled steps, %.3f s each):\n", label, B, tp);
     printf("| part | ms | %% of step |\n|---|---:|---:|\n");
     for (int i = 0; i < OVS_PROF_N; i++)
         printf("| %s | %.1f | %.1f |\n", ovs_model_profile_name(i), 1e3 * prof[i] / np_steps, 100.0 * prof[i] / np_steps / step_sum);
