@@ -11,6 +11,8 @@
 /* Loops over fewer than PAR_MIN floats run on one thread: waking the team costs more than
  * the work (and much more when the machine is oversubscribed). */
 #define PAR_MIN 32768
+/* column tile of the column reductions (bias and LayerNorm parameter gradients) */
+#define COLS 32
 
 /* ── matmul ─────────────────────────────────────────────────────────────────────────────── */
 
@@ -92,11 +94,17 @@ void linear_backward(float *dinp, int lddi, int acc, float *dW, float *db, const
     if (dinp) mm(0, 0, N, Cin, Cout, 1.0f, dout, lddo, W, Cin, acc ? 1.0f : 0.0f, dinp, lddi);
     if (dW) mm(1, 0, Cout, Cin, N, 1.0f, dout, lddo, inp, ldi, 1.0f, dW, Cin);
     if (db) {
+        /* column sums in tiles of COLS columns: rows are read contiguously, and each column is
+         * still summed in row order (the same result as a column-by-column loop) */
 #pragma omp parallel for schedule(static) if ((size_t)N * Cout >= PAR_MIN)
-        for (int j = 0; j < Cout; j++) {
-            double s = 0.0; /* double: bias gradients are sums that often cancel */
-            for (int i = 0; i < N; i++) s += dout[(size_t)i * lddo + j];
-            db[j] += (float)s;
+        for (int j0 = 0; j0 < Cout; j0 += COLS) {
+            int nj = Cout - j0 < COLS ? Cout - j0 : COLS;
+            double s[COLS] = {0}; /* double: bias gradients are sums that often cancel */
+            for (int i = 0; i < N; i++) {
+                const float *r = dout + (size_t)i * lddo + j0;
+                for (int j = 0; j < nj; j++) s[j] += r[j];
+            }
+            for (int j = 0; j < nj; j++) db[j0 + j] += (float)s[j];
         }
     }
 }
@@ -140,15 +148,21 @@ void layernorm_backward(float *dinp, int lddi, float *dw, float *db, const float
         for (int c = 0; c < C; c++) dx[c] += (g[c] * w[c] - s1 - (x[c] - m) * r * s2) * r;
     }
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN)
-    for (int c = 0; c < C; c++) {
-        double sw = 0.0, sb = 0.0;
+    for (int c0 = 0; c0 < C; c0 += COLS) {   /* column tiles, each column in row order */
+        int nc = C - c0 < COLS ? C - c0 : COLS;
+        double sw[COLS] = {0}, sb[COLS] = {0};
         for (int i = 0; i < N; i++) {
-            float g = dout[(size_t)i * lddo + c];
-            sw += g * ((inp[(size_t)i * ldi + c] - mean[i]) * rstd[i]);
-            sb += g;
+            const float *g = dout + (size_t)i * lddo + c0, *x = inp + (size_t)i * ldi + c0;
+            float m = mean[i], r = rstd[i];
+            for (int c = 0; c < nc; c++) {
+                sw[c] += g[c] * ((x[c] - m) * r);
+                sb[c] += g[c];
+            }
         }
-        dw[c] += (float)sw;
-        db[c] += (float)sb;
+        for (int c = 0; c < nc; c++) {
+            dw[c0 + c] += (float)sw[c];
+            db[c0 + c] += (float)sb[c];
+        }
     }
 }
 
