@@ -41,7 +41,7 @@ DEBS = build-essential pkg-config libsqlite3-dev libarchive-dev libcurl4-openssl
        python3 python3-venv gzip bzip2 xz-utils zstd curl ca-certificates clang libomp-dev \
        libopenmpi-dev openmpi-bin
 
-.PHONY: all deps deps-apt deps-venv test tests asan bench demo install clean fuzz chaos
+.PHONY: all deps deps-apt deps-venv test tests asan bench bench-train demo install clean fuzz chaos
 all: ovseg
 
 ovseg: $(BUILD)/ovseg
@@ -138,6 +138,16 @@ asan: deps
 
 bench: deps ovseg
 	@sh tests/bench.sh
+
+# speed of one training step: ovseg vs the PyTorch twin (eager, torch.compile), sgemm baseline
+BENCH_TRAIN_BIN := $(BUILD)/bench/bench_train_step $(BUILD)/bench/bench_sgemm
+bench-train: deps $(BENCH_TRAIN_BIN)
+	@sh tests/bench/bench_train.sh
+
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libovseg.a
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libovseg.a $(LDFLAGS) $(LDLIBS)
 
 demo: deps ovseg
 	@sh tests/demo.sh

@@ -310,6 +310,7 @@ void image_forward(const ovs_config *c, const p_model *pm, const float *P, a_ima
                    const float *img, const float *noise, int train) {
     int B = a->B, Hs = a->Hs, Ws = a->Ws, p = c->patch, C = c->width, Np = a->P, T = a->T, gw = a->gw;
     int G = c->groups_in, K = c->groups_out, hid = c->mlp_ratio * C, kk = 3 * p * p;
+    prof_mark(a->prof, -1);
     /* im2col: cols[b*P + i*gw + j][ch*p*p + ky*p + kx] */
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < B * Np; r++) {
@@ -327,17 +328,20 @@ void image_forward(const ovs_config *c, const p_model *pm, const float *P, a_ima
         residual_forward(x, x, a->pos, NULL, 1, (size_t)Np * C);
         memcpy(x + (size_t)Np * C, W_(pm->group_token), sizeof(float) * (size_t)G * C);
     }
+    prof_mark(a->prof, OVS_PROF_EMBED_FWD);
     const float *drop = train && a->use_drop ? a->drop : NULL;
     const float *x = a->x0;
     for (int i = 0; i < c->depth0; i++) {
         block_forward(P, &pm->blocks0[i], &a->b0[i], x, B, T, C, c->heads, hid, drop ? drop + (size_t)i * B : NULL);
         x = a->b0[i].out;
     }
+    prof_mark(a->prof, OVS_PROF_VIT0_FWD);
     for (int b = 0; b < B; b++) {
         memcpy(a->xs + (size_t)b * Np * C, x + (size_t)b * T * C, sizeof(float) * (size_t)Np * C);
         memcpy(a->gs + (size_t)b * G * C, x + ((size_t)b * T + Np) * C, sizeof(float) * (size_t)G * C);
     }
     group_forward(c, &pm->group, P, &a->grp, a->xs, a->gs, train ? noise : NULL, B, Np);
+    prof_mark(a->prof, OVS_PROF_GROUP_FWD);
     x = a->grp.out;
     for (int i = 0; i < c->depth1; i++) {
         const float *dp = drop ? drop + (size_t)(c->depth0 + i) * B : NULL;
@@ -351,6 +355,7 @@ void image_forward(const ovs_config *c, const p_model *pm, const float *P, a_ima
             for (int k = 0; k < K; k++) t += a->feat[((size_t)b * K + k) * C + i];
             a->image_x[(size_t)b * C + i] = t / (float)K;
         }
+    prof_mark(a->prof, OVS_PROF_VIT1_FWD);
 }
 
 void image_backward(const ovs_config *c, const p_model *pm, const float *P, float *G, a_image *a,
@@ -359,19 +364,23 @@ void image_backward(const ovs_config *c, const p_model *pm, const float *P, floa
     int Gt = c->groups_in, K = c->groups_out, hid = c->mlp_ratio * C, kk = 3 * p * p;
     const float *drop = a->use_drop ? a->drop : NULL;
     const float *last = c->depth1 ? a->b1[c->depth1 - 1].out : a->grp.out;
+    prof_mark(a->prof, -1);
     memset(a->d1, 0, sizeof(float) * (size_t)B * K * C);
     layernorm_backward(a->d1, C, G_(pm->norm_w), G_(pm->norm_b), dfeat, C, last, C, W_(pm->norm_w), a->fm, a->fr, B * K, C);
     for (int i = c->depth1 - 1; i >= 0; i--) {
         const float *dp = drop ? drop + (size_t)(c->depth0 + i) * B : NULL;
         block_backward(P, G, &pm->blocks1[i], &a->b1[i], a->d1, s, B, K, C, c->heads, hid, dp);
     }
+    prof_mark(a->prof, OVS_PROF_VIT1_BWD);
     group_backward(c, &pm->group, P, G, &a->grp, a->xs, a->gs, a->d1, a->dxs, a->dgs, s, B, Np);
+    prof_mark(a->prof, OVS_PROF_GROUP_BWD);
     for (int b = 0; b < B; b++) {
         memcpy(a->d0 + (size_t)b * T * C, a->dxs + (size_t)b * Np * C, sizeof(float) * (size_t)Np * C);
         memcpy(a->d0 + ((size_t)b * T + Np) * C, a->dgs + (size_t)b * Gt * C, sizeof(float) * (size_t)Gt * C);
     }
     for (int i = c->depth0 - 1; i >= 0; i--)
         block_backward(P, G, &pm->blocks0[i], &a->b0[i], a->d0, s, B, T, C, c->heads, hid, drop ? drop + (size_t)i * B : NULL);
+    prof_mark(a->prof, OVS_PROF_VIT0_BWD);
     /* patch embedding, position embedding, group tokens */
     float *gpos = G_(pm->pos_embed), *ggt = G_(pm->group_token), *gpb = G_(pm->patch_b);
     for (int b = 0; b < B; b++) {
@@ -382,4 +391,5 @@ void image_backward(const ovs_config *c, const p_model *pm, const float *P, floa
         for (int r = 0; r < Np; r++)
             for (int i = 0; i < C; i++) gpb[i] += dx[(size_t)r * C + i];
     }
+    prof_mark(a->prof, OVS_PROF_EMBED_BWD);
 }

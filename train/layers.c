@@ -8,6 +8,12 @@
 #include <omp.h>
 #include <string.h>
 
+/* Loops over fewer than PAR_MIN floats run on one thread: waking the team costs more than
+ * the work (and much more when the machine is oversubscribed). */
+#define PAR_MIN 32768
+/* column tile of the column reductions (bias and LayerNorm parameter gradients) */
+#define COLS 32
+
 /* ── matmul ─────────────────────────────────────────────────────────────────────────────── */
 
 /* Threads: all parallelism is OpenMP's. OpenBLAS runs single-threaded (layers_init) and a large
@@ -24,8 +30,24 @@ static void sgemm1(int ta, int tb, int M, int N, int K, float alpha, const float
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+static layers_mm_hook mm_hook;
+static void *mm_hook_ctx;
+
+void layers_set_mm_hook(layers_mm_hook fn, void *ctx) { mm_hook = fn; mm_hook_ctx = ctx; }
+
+static void mm_split(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc);
+
 void mm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
         const float *B, int ldb, float beta, float *C, int ldc) {
+    if (!mm_hook) { mm_split(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); return; }
+    double t0 = omp_get_wtime();
+    mm_split(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (M > 0 && N > 0) mm_hook(mm_hook_ctx, ta, tb, M, N, K, 1, omp_get_wtime() - t0);
+}
+
+static void mm_split(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { /* C = beta * C */
         for (int i = 0; i < M; i++)
@@ -90,7 +112,7 @@ static void colsum_add(float *db, float *dw, const float *g, int ldg, const floa
 void linear_forward(float *out, int ldo, const float *inp, int ldi, const float *W, const float *b,
                     int N, int Cin, int Cout) {
     if (b) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * Cout >= PAR_MIN)
         for (int i = 0; i < N; i++) memcpy(out + (size_t)i * ldo, b, sizeof(float) * (size_t)Cout);
     }
     mm(0, 1, N, Cout, Cin, 1.0f, inp, ldi, W, Cin, b ? 1.0f : 0.0f, out, ldo);
@@ -108,7 +130,7 @@ void linear_backward(float *dinp, int lddi, int acc, float *dW, float *db, const
 
 void layernorm_forward(float *out, int ldo, float *mean, float *rstd, const float *inp, int ldi,
                        const float *w, const float *b, int N, int C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN)
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * ldi;
         float *o = out + (size_t)i * ldo;
@@ -128,7 +150,7 @@ void layernorm_forward(float *out, int ldo, float *mean, float *rstd, const floa
 void layernorm_backward(float *dinp, int lddi, float *dw, float *db, const float *dout, int lddo,
                         const float *inp, int ldi, const float *w, const float *mean,
                         const float *rstd, int N, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN)
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * ldi, *g = dout + (size_t)i * lddo;
         float m = mean[i], r = rstd[i];
@@ -149,7 +171,7 @@ void layernorm_backward(float *dinp, int lddi, float *dw, float *db, const float
 
 __attribute__((optimize("no-math-errno")))
 void bias_gelu_forward(float *g, float *h, const float *b, size_t N, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (N * (size_t)C >= PAR_MIN)
     for (size_t i = 0; i < N; i++) {
         float *hr = h + i * (size_t)C, *gr = g + i * (size_t)C;
 #pragma omp simd
@@ -174,12 +196,12 @@ void gelu_backward(float *dh, const float *dg, const float *h, size_t n) {
 }
 
 void residual_forward(float *out, const float *a, const float *b, const float *scale, size_t per, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + (scale ? scale[i / per] * b[i] : b[i]);
 }
 
 void residual_backward(float *da, float *db, const float *dout, const float *scale, size_t per, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         if (da) da[i] += dout[i];
         if (db) db[i] += scale ? scale[i / per] * dout[i] : dout[i];
@@ -187,12 +209,12 @@ void residual_backward(float *da, float *db, const float *dout, const float *sca
 }
 
 void relu_forward(float *x, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
     for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 void relu_backward(float *d, const float *out, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
     for (size_t i = 0; i < n; i++) d[i] = out[i] > 0.0f ? d[i] : 0.0f;
 }
 
@@ -216,7 +238,7 @@ static void softmax_row(float *x, int M, float scale, const int *kmask) {
 }
 
 void softmax_rows(float *x, int N, int M, float scale) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * M >= PAR_MIN)
     for (int i = 0; i < N; i++) softmax_row(x + (size_t)i * M, M, scale, NULL);
 }
 
@@ -224,7 +246,8 @@ void attention_forward(float *o, float *probs, const float *q, const float *k, c
                        const attn_shape *s) {
     int B = s->B, H = s->H, Nq = s->Nq, Nk = s->Nk, hd = s->hd;
     size_t pblk = (size_t)Nq * Nk;
-#pragma omp parallel for schedule(static)
+    double t0 = mm_hook ? omp_get_wtime() : 0.0;
+#pragma omp parallel for schedule(static) if ((size_t)B * H * Nq * Nk * hd / 16 >= PAR_MIN)
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
         float *P = probs + (size_t)bh * pblk;
@@ -234,6 +257,10 @@ void attention_forward(float *o, float *probs, const float *q, const float *k, c
                         s->rowmask ? s->rowmask + (size_t)r * Nk : s->kmask ? s->kmask + (size_t)b * Nk : NULL);
         sgemm1(0, 0, Nq, hd, Nk, 1.0f, P, Nk, v + b * s->sv + h * hd, s->ldv, 0.0f, o + b * s->so + h * hd, s->ldo);
     }
+    if (mm_hook) {
+        mm_hook(mm_hook_ctx, 0, 1, Nq, Nk, hd, B * H, omp_get_wtime() - t0);
+        mm_hook(mm_hook_ctx, 0, 0, Nq, hd, Nk, B * H, 0.0);
+    }
 }
 
 void attention_backward(float *dq, float *dk, float *dv, float *dprobs, const float *dout,
@@ -241,8 +268,9 @@ void attention_backward(float *dq, float *dk, float *dv, float *dprobs, const fl
                         const attn_shape *s) {
     int B = s->B, H = s->H, Nq = s->Nq, Nk = s->Nk, hd = s->hd;
     size_t pblk = (size_t)Nq * Nk;
+    double t0 = mm_hook ? omp_get_wtime() : 0.0;
     /* (b, h) blocks write disjoint columns of dq/dk/dv, so they run in parallel */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * H * Nq * Nk * hd / 16 >= PAR_MIN)
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
         const float *P = probs + (size_t)bh * pblk;
@@ -259,6 +287,12 @@ void attention_backward(float *dq, float *dk, float *dv, float *dprobs, const fl
         }
         sgemm1(0, 0, Nq, hd, Nk, s->scale, dP, Nk, k + b * s->sk + h * hd, s->ldk, 1.0f, dq + b * s->sq + h * hd, s->ldq);
         sgemm1(1, 0, Nk, hd, Nq, s->scale, dP, Nk, q + b * s->sq + h * hd, s->ldq, 1.0f, dk + b * s->sk + h * hd, s->ldk);
+    }
+    if (mm_hook) {
+        mm_hook(mm_hook_ctx, 1, 0, Nk, hd, Nq, B * H, omp_get_wtime() - t0);
+        mm_hook(mm_hook_ctx, 0, 1, Nq, Nk, hd, B * H, 0.0);
+        mm_hook(mm_hook_ctx, 0, 0, Nq, hd, Nk, B * H, 0.0);
+        mm_hook(mm_hook_ctx, 1, 0, Nk, hd, Nq, B * H, 0.0);
     }
 }
 
@@ -279,7 +313,7 @@ void batchnorm_running_update(float *rmean, float *rvar, const double *sum, cons
 void batchnorm_train_forward(float *out, float *mean, float *rstd, const float *inp,
                              const float *w, const float *b, int N, int C,
                              float *rmean, float *rvar, float momentum, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN)
     for (int c = 0; c < C; c++) {
         double m = 0.0;
         for (int i = 0; i < N; i++) m += inp[(size_t)i * C + c];
@@ -302,7 +336,7 @@ void batchnorm_train_forward(float *out, float *mean, float *rstd, const float *
 
 void batchnorm_eval_forward(float *out, const float *inp, const float *w, const float *b,
                             const float *rmean, const float *rvar, int N, int C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN)
     for (int i = 0; i < N; i++)
         for (int c = 0; c < C; c++)
             out[(size_t)i * C + c] = (inp[(size_t)i * C + c] - rmean[c]) / sqrtf(rvar[c] + eps) * w[c] + b[c];
@@ -310,7 +344,7 @@ void batchnorm_eval_forward(float *out, const float *inp, const float *w, const 
 
 void batchnorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                         const float *w, const float *mean, const float *rstd, int N, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN)
     for (int c = 0; c < C; c++) {
         /* in double: the input gradient sums to zero over the batch, and everything upstream
          * (bias gradients especially) inherits that cancellation */
@@ -379,7 +413,7 @@ float cross_entropy_forward_backward(float *dlogits, const float *logits, int ld
 
 void assign_forward(float *a, float *soft, float *hard, const float *raw, const float *noise,
                     int B, int K, int P) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * K * P >= PAR_MIN)
     for (int bp = 0; bp < B * P; bp++) {
         int b = bp / P, p = bp % P;
         size_t base = (size_t)b * K * P + p;
@@ -405,7 +439,7 @@ void assign_forward(float *a, float *soft, float *hard, const float *raw, const 
         for (int k = 0; k < K; k++) a[base + (size_t)k * P] = k == arg ? 1.0f : 0.0f;
     }
     /* a = hard / (sum over patches + 1) */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * K * P >= PAR_MIN)
     for (int bk = 0; bk < B * K; bk++) {
         float *r = a + (size_t)bk * P;
         float s = 0.0f;
@@ -419,7 +453,7 @@ void assign_forward(float *a, float *soft, float *hard, const float *raw, const 
 void assign_backward(float *draw, const float *da, const float *hard, const float *soft,
                      int B, int K, int P) {
     /* d(hard-like attn)[k,p] = (da[k,p] - sum_p' da[k,p'] a[k,p']) / (s_k + 1), a = hard/(s_k+1) */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * K * P >= PAR_MIN)
     for (int bk = 0; bk < B * K; bk++) {
         const float *h = hard + (size_t)bk * P, *g = da + (size_t)bk * P;
         float s = 0.0f, dot = 0.0f;
@@ -429,7 +463,7 @@ void assign_backward(float *draw, const float *da, const float *hard, const floa
         for (int p = 0; p < P; p++) draw[(size_t)bk * P + p] = (g[p] - dot) * d;
     }
     /* straight-through: the gradient of the soft softmax over the group axis */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * K * P >= PAR_MIN)
     for (int bp = 0; bp < B * P; bp++) {
         int b = bp / P, p = bp % P;
         size_t base = (size_t)b * K * P + p;
@@ -443,7 +477,7 @@ void assign_backward(float *draw, const float *da, const float *hard, const floa
 /* ── embeddings ─────────────────────────────────────────────────────────────────────────── */
 
 void embedding_forward(float *out, const int *ids, const float *table, int N, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN)
     for (int i = 0; i < N; i++) memcpy(out + (size_t)i * C, table + (size_t)ids[i] * C, sizeof(float) * (size_t)C);
 }
 

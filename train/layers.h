@@ -11,6 +11,13 @@
  * (ovs_model_create calls it). */
 void layers_init(void);
 
+/* Bench only: when fn is set, every product mm() computes is reported with its shape and the
+ * seconds it took (count 1), and each batched attention call reports its products with count B*H
+ * (the seconds of the whole call, softmax included, go with its first product; 0 with the others).
+ * NULL (the default) turns reporting off. Not thread-safe: set it between steps. */
+typedef void (*layers_mm_hook)(void *ctx, int ta, int tb, int M, int N, int K, int count, double sec);
+void layers_set_mm_hook(layers_mm_hook fn, void *ctx);
+
 /* C[M,N] = alpha * op(A)[M,K] @ op(B)[K,N] + beta * C, with leading dimensions (row strides). */
 void mm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
         const float *B, int ldb, float beta, float *C, int ldc);

@@ -2,6 +2,7 @@
  * paper's MultiLabelContrastive.state_dict()), initialisation, the preallocated activation arena,
  * the stage-1 training step (forward, losses, backward) and the eval-mode encoders. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,32 @@ struct ovs_model {
     void *hook_ctx;
     float hook_weight;
     int freeze_text;               /* stage 2: the text encoder gets no gradient */
+    prof prof;                     /* step timing (bench) */
+    size_t act_floats;             /* arena size */
 };
+
+void prof_mark(prof *p, int part) {
+    if (!p || !p->sec) return;
+    double t = omp_get_wtime();
+    if (part >= 0) p->sec[part] += t - p->last;
+    p->last = t;
+}
+
+void ovs_model_profile(ovs_model *m, double *sec) { m->prof.sec = sec; m->img.prof = sec ? &m->prof : NULL; }
+
+const char *ovs_model_profile_name(int part) {
+    static const char *names[OVS_PROF_N] = {
+        "other (checks, zeroing, noise)", "text encoder fwd (x3)", "projection heads fwd",
+        "patch embed fwd", "ViT blocks before grouping fwd", "grouping block fwd",
+        "ViT blocks after grouping fwd", "entity decoder fwd", "contrastive losses",
+        "projection heads bwd", "entity decoder bwd", "text encoder bwd (x3)",
+        "ViT blocks after grouping bwd", "grouping block bwd", "ViT blocks before grouping bwd",
+        "patch embed bwd",
+    };
+    return part >= 0 && part < OVS_PROF_N ? names[part] : "?";
+}
+
+size_t ovs_model_activation_floats(const ovs_model *m) { return m->act_floats; }
 
 /* ── arena ─────────────────────────────────────────────────────────────────────────────── */
 
@@ -389,6 +415,7 @@ int ovs_model_create(ovs_model **out, const ovs_config *cfg, int max_batch, uint
         return ovs_errf(e, OVS_EINTERNAL, "model %s: out of memory (%zu MiB for parameters, gradients, activations)", cfg->name, mb);
     }
     m->act = ar.base;
+    m->act_floats = ar.cap;
     layout(m, &ar);
     memset(m->params, 0, m->numel * sizeof(float));
     memset(m->grads, 0, m->numel * sizeof(float));
@@ -520,6 +547,8 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
         return ovs_errf(e, OVS_EUSER, "model step: images are %dpx, config %s wants %dpx", b->S, c->name, c->img_size);
     if (L < 1 || L > c->text_len)
         return ovs_errf(e, OVS_EUSER, "model step: token length %d outside 1..%d (config %s)", L, c->text_len, c->name);
+    prof *pf = &m->prof;
+    prof_mark(pf, -1);
     int rc = check_ids(m, b->ids, b->mask, B, L, "caption", e);
     if (!rc) rc = check_ids(m, b->q_ids, b->q_mask, B, L, "question", e);
     if (!rc) rc = check_ids(m, b->a_ids, b->a_mask, B, L, "answer", e);
@@ -535,27 +564,39 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
     m->pj_img.N = m->pj_txt.N = m->pj_ans.N = m->pj_br.N = B;
 
     /* forward, in the order of the paper's forward_train (BatchNorm running statistics included) */
+    prof_mark(pf, OVS_PROF_OTHER);
     text_forward(c, pm, P, &m->txt[0], b->ids, b->mask);
+    prof_mark(pf, OVS_PROF_TEXT_FWD);
     proj_forward(c, &pm->text_proj, P, &m->pj_txt, m->txt[0].cls, 1, 1);
     proj_running_only(c, &pm->text_proj, P, text_last(c, &m->txt[0]), (size_t)B * L, Ct, m->chunk, m->chunk_rows, m->acc);
+    prof_mark(pf, OVS_PROF_PROJ_FWD);
     image_forward(c, pm, P, &m->img, b->img, m->noise, 1);
     proj_forward(c, &pm->img_proj, P, &m->pj_img, m->img.image_x, 1, 1);
     proj_running_only(c, &pm->img_proj, P, m->img.feat, (size_t)B * K, C, m->chunk, m->chunk_rows, m->acc);
+    prof_mark(pf, OVS_PROF_PROJ_FWD);
     float s = ovs_model_logit_scale(m);
     float lc = contrastive_forward(&m->con, m->pj_img.nrm, m->pj_txt.nrm, s, B, D);
+    prof_mark(pf, OVS_PROF_LOSS);
     text_forward(c, pm, P, &m->txt[1], b->q_ids, b->q_mask);
+    prof_mark(pf, OVS_PROF_TEXT_FWD);
     proj_running_only(c, &pm->text_proj, P, m->txt[1].cls, (size_t)B, Ct, m->chunk, m->chunk_rows, m->acc);
     float *qall = text_last(c, &m->txt[1]);
     proj_running_only(c, &pm->text_proj, P, qall, (size_t)B * L, Ct, m->chunk, m->chunk_rows, m->acc);
+    prof_mark(pf, OVS_PROF_PROJ_FWD);
     text_forward(c, pm, P, &m->txt[2], b->a_ids, b->a_mask);
+    prof_mark(pf, OVS_PROF_TEXT_FWD);
     proj_forward(c, &pm->text_proj, P, &m->pj_ans, m->txt[2].cls, 1, 1);
     proj_running_only(c, &pm->text_proj, P, text_last(c, &m->txt[2]), (size_t)B * L, Ct, m->chunk, m->chunk_rows, m->acc);
     const float *vfeat = m->img.feat, *qal = qall;
     if (C > Ct) { linear_forward(m->vfeat, Cm, m->img.feat, C, P + pm->align_img.w, P + pm->align_img.b, B * K, C, Cm); vfeat = m->vfeat; }
     if (Ct > C) { linear_forward(m->qal, Cm, qall, Ct, P + pm->align_text.w, P + pm->align_text.b, B * L, Ct, Cm); qal = m->qal; }
+    prof_mark(pf, OVS_PROF_PROJ_FWD);
     mec_forward(c, pm, P, &m->mec, vfeat, qal, B, L);
+    prof_mark(pf, OVS_PROF_MEC_FWD);
     proj_forward(c, &pm->bridge, P, &m->pj_br, m->mec.answer, 1, 1);
+    prof_mark(pf, OVS_PROF_PROJ_FWD);
     float le = contrastive_forward(&m->ent, m->pj_br.nrm, m->pj_ans.nrm, s, B, D);
+    prof_mark(pf, OVS_PROF_LOSS);
     float lm = 0.0f;
     m->img.grp.daq_extra = NULL;
     if (m->hook && (rc = m->hook(m->hook_ctx, m, b, rng, &lm, e))) return rc;
@@ -566,8 +607,10 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
     float ds = contrastive_backward(&m->ent, s, B, D, m->dn[2], m->dn[3]);
     ds += contrastive_backward(&m->con, s, B, D, m->dn[0], m->dn[1]);
     if (expf(P[pm->logit_scale]) <= 100.0f) G[pm->logit_scale] += ds * expf(P[pm->logit_scale]);
+    prof_mark(pf, OVS_PROF_LOSS);
     memset(m->dans, 0, sizeof(float) * (size_t)B * Cm);
     proj_backward(c, &pm->bridge, P, G, &m->pj_br, m->dn[2], m->dans, &m->s);
+    prof_mark(pf, OVS_PROF_PROJ_BWD);
     memset(m->dfeat, 0, sizeof(float) * (size_t)B * K * C);
     memset(m->dqall, 0, sizeof(float) * (size_t)B * L * Ct);
     float *dv = C > Ct ? m->dvfeat : m->dfeat, *dq = Ct > C ? m->dqal : m->dqall;
@@ -578,21 +621,27 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
         linear_backward(m->dfeat, C, 1, G + pm->align_img.w, G + pm->align_img.b, dv, Cm, m->img.feat, C, P + pm->align_img.w, B * K, C, Cm);
     if (Ct > C)
         linear_backward(m->dqall, Ct, 1, G + pm->align_text.w, G + pm->align_text.b, dq, Cm, qall, Ct, P + pm->align_text.w, B * L, Ct, Cm);
+    prof_mark(pf, OVS_PROF_MEC_BWD);
     memset(m->dcls, 0, sizeof(float) * (size_t)B * Ct);
     proj_backward(c, &pm->text_proj, P, G, &m->pj_ans, m->dn[3], m->dcls, &m->s);
+    prof_mark(pf, OVS_PROF_PROJ_BWD);
     cls_grad(m->dlast, m->dcls, B, L, Ct);
     if (tb) text_backward(c, pm, P, G, &m->txt[2], m->dlast, &m->s);
     if (tb) text_backward(c, pm, P, G, &m->txt[1], m->dqall, &m->s);
+    prof_mark(pf, OVS_PROF_TEXT_BWD);
     memset(m->dimgx, 0, sizeof(float) * (size_t)B * C);
     proj_backward(c, &pm->img_proj, P, G, &m->pj_img, m->dn[0], m->dimgx, &m->s);
     for (int bb = 0; bb < B; bb++)
         for (int k = 0; k < K; k++)
             for (int i = 0; i < C; i++) m->dfeat[((size_t)bb * K + k) * C + i] += m->dimgx[(size_t)bb * C + i] / (float)K;
+    prof_mark(pf, OVS_PROF_PROJ_BWD);
     image_backward(c, pm, P, G, &m->img, m->dfeat, &m->s);
     memset(m->dcls, 0, sizeof(float) * (size_t)B * Ct);
     proj_backward(c, &pm->text_proj, P, G, &m->pj_txt, m->dn[1], m->dcls, &m->s);
+    prof_mark(pf, OVS_PROF_PROJ_BWD);
     cls_grad(m->dlast, m->dcls, B, L, Ct);
     if (tb) text_backward(c, pm, P, G, &m->txt[0], m->dlast, &m->s);
+    prof_mark(pf, OVS_PROF_TEXT_BWD);
     m->img.grp.daq_extra = NULL;
 
     out->contrastive = lc;

@@ -82,6 +82,34 @@ void ovs_model_set_droppath(ovs_model *m, const float *factors, size_t n);
  * "bridge_out"), or NULL; *n gets its length in floats. */
 const float *ovs_model_activation(const ovs_model *m, const char *name, size_t *n);
 
+/* Bench only: the parts of a training step that ovs_model_profile times. */
+enum {
+    OVS_PROF_OTHER,        /* argument checks, zeroing gradients, Gumbel draws, copies */
+    OVS_PROF_TEXT_FWD,     /* the three BERT passes (caption, question, answer) */
+    OVS_PROF_PROJ_FWD,     /* projection heads and their running statistics */
+    OVS_PROF_EMBED_FWD,    /* patch embedding, position embedding, group tokens */
+    OVS_PROF_VIT0_FWD,     /* ViT blocks before grouping */
+    OVS_PROF_GROUP_FWD,    /* grouping block */
+    OVS_PROF_VIT1_FWD,     /* ViT blocks after grouping, final LN, mean */
+    OVS_PROF_MEC_FWD,      /* masked-entity-completion decoder */
+    OVS_PROF_LOSS,         /* both contrastive losses, forward and backward */
+    OVS_PROF_PROJ_BWD,
+    OVS_PROF_MEC_BWD,
+    OVS_PROF_TEXT_BWD,
+    OVS_PROF_VIT1_BWD,
+    OVS_PROF_GROUP_BWD,
+    OVS_PROF_VIT0_BWD,
+    OVS_PROF_EMBED_BWD,
+    OVS_PROF_N
+};
+/* Bench only: when sec is not NULL, every later step ADDS the seconds spent in part i to sec[i]
+ * (i < OVS_PROF_N); NULL turns timing off (then no clock is read). */
+void ovs_model_profile(ovs_model *m, double *sec);
+const char *ovs_model_profile_name(int part);
+
+/* Floats in the preallocated activation and scratch arena (parameters and gradients excluded). */
+size_t ovs_model_activation_floats(const ovs_model *m);
+
 /* exp(logit_scale) clamped at 100: the temperature the losses and zero-shot scoring use. */
 float ovs_model_logit_scale(const ovs_model *m);
 

@@ -38,6 +38,11 @@ typedef struct {
 typedef struct { float *base; size_t used, cap; } arena;
 float *take(arena *a, size_t n);   /* NULL in the counting pass (base == NULL) */
 
+/* ── step timing (bench only; off = one NULL test per part) ──────────────────────────────── */
+typedef struct { double *sec; double last; } prof;
+/* Adds the time since the previous mark to part (no clock read when p or p->sec is NULL). */
+void prof_mark(prof *p, int part);
+
 /* ── activations ───────────────────────────────────────────────────────────────────────── */
 typedef struct {                   /* pre-LN AttnBlock over N = B*T rows */
     float *in;                     /* the block input (points at the previous output) */
@@ -67,6 +72,7 @@ typedef struct {
     float *feat, *fm, *fr, *image_x; /* final LN [B,K,C], mean over groups [B,C] */
     float *drop;                   /* per block, per sample drop-path factors [(d0+d1), B] */
     int use_drop;                  /* 1 when drop holds this step's factors (training only) */
+    prof *prof;                    /* step timing (bench), NULL when off */
 } a_image;
 typedef struct {
     float *q, *k, *v, *probs, *ctx, *a, *h1, *m1, *r1, *ih, *ig, *o, *h2, *m2, *r2;

@@ -41,7 +41,7 @@ void text_forward(const ovs_config *c, const p_model *pm, const float *P, a_text
     int C = c->text_width, F = c->text_ff, L = a->L, N = a->B * a->L;
     a->ids = ids; a->mask = mask;
     const float *word = W_(pm->word), *pos = W_(pm->pos), *type = W_(pm->type);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= 32768)
     for (int n = 0; n < N; n++) {
         const float *w = word + (size_t)ids[n] * C, *p = pos + (size_t)(n % L) * C;
         float *e = a->emb + (size_t)n * C;
