@@ -22,7 +22,7 @@ trap 'rm -rf "$t"' EXIT
 PY=.venv/bin/python
 
 # the config as overrides of the paper preset (same keys for the C config file and the twin)
-VIT384="width=384 heads=6 depth0=3 depth1=3 text_width=384 text_heads=6 text_layers=4 text_ff=1536 text_len=32 drop_path=0"
+VIT384="width=384 heads=6 depth0=3 depth1=3 text_width=256 text_heads=4 text_layers=4 text_ff=1024 text_len=32 drop_path=0"
 
 echo "cores: $(nproc), threads per side: $TH, batch $B, median of $S steps after $W warm-up steps"
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
