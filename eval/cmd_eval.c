@@ -12,6 +12,7 @@
 #include "eval/run.h"
 #include "util/args.h"
 #include "util/buf.h"
+#include "util/fsutil.h"
 #include "util/cli.h"
 #include "util/log.h"
 #include "util/progress.h"
@@ -53,6 +54,7 @@ static int run_eval(eval_flags *f, int argc, char **argv, ovs_err *e) {
     else snprintf(outbuf, sizeof outbuf, "%s.eval-%s", f->ckpt, d.kind); /* beside the checkpoint */
     cfg.out_dir = outbuf;
     if (f->vocab) snprintf(vocab, sizeof vocab, "%s", f->vocab);
+    else if (ovs_is_dir(f->ckpt)) snprintf(vocab, sizeof vocab, "%s/vocab.txt", f->ckpt); /* a run folder */
     else {
         const char *slash = strrchr(f->ckpt, '/');
         snprintf(vocab, sizeof vocab, "%.*svocab.txt", slash ? (int)(slash - f->ckpt + 1) : 0, f->ckpt);
