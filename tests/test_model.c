@@ -4,12 +4,14 @@
  * model loads the weights, runs one step and one eval pass, and every tensor must agree within
  * 1e-4 relative error (max-abs difference over max-abs value). Also: the parameter table, configs.
  * OVSEG_FIXTURES=DIR reuses fixtures already written there (development). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "model_fixture.h"
+#include "train/adamw.h"
 #include "train/model.h"
 
 #define TOL 1e-4
@@ -26,7 +28,7 @@ static const char *fixtures(void) {
     return fixdir = check_tmpdir();
 }
 
-typedef struct { ovs_model *m; fx_file f; int B, L, ok; ovs_losses loss; } run;
+typedef struct { ovs_model *m; fx_file f; int B, L, ok; ovs_losses loss; ovs_batch batch; } run;
 
 /* Loads the fixture, its config and weights; runs one training step with the twin's noise. */
 static void run_step(run *r, const char *key) {
@@ -77,6 +79,7 @@ static void run_step(run *r, const char *key) {
     b.q_mask = (int32_t *)fx_i32(&r->f, "in.q_mask", NULL);
     b.a_ids = (int32_t *)fx_i32(&r->f, "in.a_ids", NULL);
     b.a_mask = (int32_t *)fx_i32(&r->f, "in.a_mask", NULL);
+    r->batch = b;
     ovs_rng rng;
     ovs_rng_seed(&rng, 1, 2);
     CHECK_OK(ovs_model_step(r->m, &b, &rng, &r->loss, &e), &e);
@@ -207,12 +210,49 @@ static void check_eval(const char *key) {
     done(rp);
 }
 
+/* 10 AdamW steps (clip 5.0, lr 1e-4) on the fixture's batch and noise: each step's loss within
+ * 1e-3 relative of the twin's float32 run (adamw.loss) */
+static void check_adamw_track(const char *key) {
+    run r;
+    run_step(&r, key);                  /* step 1's forward and backward */
+    if (!r.ok) { done(&r); return; }
+    size_t n10;
+    const float *want = fx_f32(&r.f, "adamw.loss", &n10);
+    CHECK(want && n10 == 10);
+    int n;
+    const ovs_param *tab = ovs_model_table(r.m, &n);
+    ovs_adamw opt;
+    ovs_err e = {0};
+    CHECK_OK(ovs_adamw_init(&opt, ovs_model_numel(r.m), &e), &e);
+    double worst = 0;
+    for (int i = 0; want && n10 == 10 && i < 10 && !check_failed_now; i++) {
+        if (i) {
+            ovs_batch b = r.batch;
+            ovs_rng rng;
+            ovs_rng_seed(&rng, 1, 2);
+            CHECK_OK(ovs_model_step(r.m, &b, &rng, &r.loss, &e), &e);
+        }
+        double rel = fabs((double)r.loss.total - want[i]) / fabs((double)want[i]);
+        if (rel > worst) worst = rel;
+        if (getenv("VERBOSE")) printf("  %s step %d: loss %.7g twin %.7g\n", key, i + 1, (double)r.loss.total, (double)want[i]);
+        CHECK_MSG(rel <= 1e-3, "%s step %d: loss %.7g, twin %.7g (relative %.3g)", key, i + 1, (double)r.loss.total, (double)want[i], rel);
+        ovs_clip_grad_norm(ovs_model_grads(r.m), tab, n, 5.0);
+        ovs_adamw_step(&opt, ovs_model_params(r.m), ovs_model_grads(r.m), tab, n, 1e-4);
+    }
+    if (getenv("VERBOSE")) printf("  %s: 10 AdamW steps, worst loss relative error %.3g\n", key, worst);
+    ovs_adamw_free(&opt);
+    done(&r);
+}
+
 TEST(model_tiny_forward_matches_twin) { check_forward("tiny"); }
 TEST(model_tiny_gradients_and_bn_buffers_match_twin) { check_backward("tiny"); }
 TEST(model_tiny_eval_encoders_match_twin) { check_eval("tiny"); }
 TEST(model_paper_reduced_forward_matches_twin) { check_forward("paper"); }
 TEST(model_paper_reduced_gradients_and_bn_buffers_match_twin) { check_backward("paper"); }
 TEST(model_paper_reduced_eval_encoders_match_twin) { check_eval("paper"); }
+
+TEST(model_tiny_ten_adamw_steps_track_twin) { check_adamw_track("tiny"); }
+TEST(model_paper_reduced_ten_adamw_steps_track_twin) { check_adamw_track("paper"); }
 
 TEST(model_param_table_names_shapes_and_flags) {
     ovs_config c;
@@ -360,5 +400,7 @@ int main(void) {
     RUN(model_paper_reduced_forward_matches_twin);
     RUN(model_paper_reduced_gradients_and_bn_buffers_match_twin);
     RUN(model_paper_reduced_eval_encoders_match_twin);
+    RUN(model_tiny_ten_adamw_steps_track_twin);
+    RUN(model_paper_reduced_ten_adamw_steps_track_twin);
     return check_done();
 }

@@ -10,6 +10,9 @@ For each config writes OUTDIR/<config>.safetensors holding, under prefixes:
   after.<name>             BatchNorm buffers after the step (running statistics)
   noise.<name>             [1] relative error of the same gradient computed by PyTorch in float32
   eval.<name>              eval-mode encode outputs (after the step's buffers) for the images and ids
+  adamw.loss               [10] loss_total of 10 float32 training steps on the same batch and
+                           noise, each followed by clip_grad_norm_(5.0) and AdamW (lr 1e-4,
+                           weight decay 0.05 except 1-D parameters and biases, as ovseg decides)
 and OUTDIR/<config>.txt with the config as `key = value` lines (ovs_config_load reads it).
 `paper` here is the reduced paper: the paper's widths (768, 4096, 256) with fewer layers, a small
 image, short text and a small vocabulary so that fixtures stay small and quick.
@@ -83,6 +86,27 @@ def step(model, bt, dtype):
     return o, grads, bufs, margin
 
 
+def adamw_losses(model, bt, steps):
+    """loss_total of `steps` float32 AdamW steps on one batch with fixed noise (the C test repeats them)."""
+    model.float().train()
+    bt = {n: (v.float() if v.is_floating_point() else v) for n, v in bt.items()}
+    decay = [p for n, p in model.named_parameters() if not (p.ndim == 1 or n.endswith(".bias"))]
+    ids = {id(p) for p in decay}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": rest, "weight_decay": 0.0}],
+                            lr=1e-4, betas=(0.9, 0.999), eps=1e-8, foreach=False)
+    drop = [row for row in bt["drop"]] if bt["drop"].ne(1).any() else None
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        o = model.forward_train(bt, bt["gumbel"], drop)
+        o["loss_total"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        losses.append(float(o["loss_total"].detach()))
+    return torch.tensor(losses, dtype=torch.float32)
+
+
 def write_config(path, cfg):
     with open(path, "w") as f:
         for k, v in sorted(cfg.__dict__.items()):
@@ -111,6 +135,7 @@ def make(outdir, key):
     for n, v in model.state_dict().items():
         t["param." + n] = v.detach().clone().float().contiguous()
     fp32 = copy.deepcopy(model) if spec["noise"] else None
+    fp32_adamw = copy.deepcopy(model)
     # the reference is computed in float64 from exactly these float32 weights and inputs, so that
     # it is the true value the C model's float32 result is measured against
     model.double()
@@ -154,6 +179,7 @@ def make(outdir, key):
         t[f"eval.{tag}hard"] = hard.float().contiguous()
         t[f"eval.{tag}raw"] = raw.float().contiguous()
     t["eval.text"] = model.encode_text_eval(bt["ids"], bt["mask"]).float().contiguous()
+    t["adamw.loss"] = adamw_losses(fp32_adamw, bt, 10)
     save_file(t, os.path.join(outdir, key + ".safetensors"))
     write_config(os.path.join(outdir, key + ".txt"), cfg)
 
