@@ -272,6 +272,7 @@ static const struct { const char *name; ftype type; size_t off; } CFG_FIELDS[] =
     FIELD(text_width, F_INT), FIELD(text_heads, F_INT), FIELD(text_layers, F_INT), FIELD(text_ff, F_INT),
     FIELD(type_vocab, F_INT), FIELD(max_pos, F_INT), FIELD(proj_hidden, F_INT), FIELD(proj_out, F_INT),
     FIELD(mem_layers, F_INT), FIELD(mem_heads, F_INT), FIELD(local_patches, F_INT), FIELD(no_group_residual, F_INT),
+    FIELD(entity_weight, F_FLOAT),
 };
 #undef FIELD
 enum { NFIELDS = sizeof CFG_FIELDS / sizeof CFG_FIELDS[0] };
@@ -292,7 +293,8 @@ int ovs_config_to_text(const ovs_config *c, char *out, size_t cap) {
 
 int ovs_config_from_text(ovs_config *c, const char *text, ovs_err *e) {
     memset(c, 0, sizeof *c);
-    int seen = 0;
+    c->entity_weight = 1.0f;   /* optional: absent in checkpoints written before it existed */
+    char seen[NFIELDS] = {0};
     for (const char *s = text; *s;) {
         const char *nl = strchr(s, '\n'), *eq = strchr(s, '=');
         size_t len = nl ? (size_t)(nl - s) : strlen(s);
@@ -314,10 +316,12 @@ int ovs_config_from_text(ovs_config *c, const char *text, ovs_err *e) {
             break;
         }
         if (*end || !*val) return ovs_errf(e, OVS_EUSER, "model config: bad value for %s: '%s'", key, val);
-        seen++;
+        seen[i] = 1;
         s += len + (nl ? 1 : 0);
     }
-    if (seen != NFIELDS) return ovs_errf(e, OVS_EUSER, "model config: %d of %d keys present", seen, NFIELDS);
+    for (int i = 0; i < NFIELDS; i++)
+        if (!seen[i] && strcmp(CFG_FIELDS[i].name, "entity_weight"))
+            return ovs_errf(e, OVS_EUSER, "model config: key '%s' missing", CFG_FIELDS[i].name);
     return 0;
 }
 

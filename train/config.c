@@ -18,6 +18,7 @@ static void preset_paper(ovs_config *c) {
     c->vocab = 30522; c->text_len = 77; c->text_width = 768; c->text_heads = 12; c->text_layers = 12;
     c->text_ff = 3072; c->type_vocab = 2; c->max_pos = 512;
     c->proj_hidden = 4096; c->proj_out = 256; c->mem_layers = 1; c->mem_heads = 8;
+    c->entity_weight = 1.0f;
 }
 
 static void preset_tiny(ovs_config *c) {
@@ -29,6 +30,7 @@ static void preset_tiny(ovs_config *c) {
     c->vocab = 30522; c->text_len = 32; c->text_width = 128; c->text_heads = 4; c->text_layers = 4;
     c->text_ff = 512; c->type_vocab = 2; c->max_pos = 512;
     c->proj_hidden = 1024; c->proj_out = 256; c->mem_layers = 1; c->mem_heads = 8;
+    c->entity_weight = 1.0f;
 }
 
 typedef struct { const char *key; size_t off; int is_float; } field;
@@ -39,6 +41,7 @@ static const field fields[] = {
     F_INT(vocab), F_INT(text_len), F_INT(text_width), F_INT(text_heads), F_INT(text_layers),
     F_INT(text_ff), F_INT(type_vocab), F_INT(max_pos), F_INT(proj_hidden), F_INT(proj_out),
     F_INT(mem_layers), F_INT(mem_heads), F_INT(local_patches), F_INT(no_group_residual),
+    { "entity_weight", offsetof(ovs_config, entity_weight), 1 },
 };
 
 static char *trim(char *s) {
@@ -64,6 +67,8 @@ static int check(const ovs_config *c, ovs_err *e) {
         return ovs_errf(e, OVS_EUSER, "config %s: bad text settings (vocab %d, text_len %d, max_pos %d)", c->name, c->vocab, c->text_len, c->max_pos);
     if (c->proj_hidden <= 0 || c->proj_out <= 0 || c->mem_layers != 1)
         return ovs_errf(e, OVS_EUSER, "config %s: proj_hidden/proj_out must be positive and mem_layers 1", c->name);
+    if (!(c->entity_weight >= 0))
+        return ovs_errf(e, OVS_EUSER, "config %s: entity_weight %g is negative", c->name, c->entity_weight);
     if (c->drop_path < 0 || c->drop_path >= 1)
         return ovs_errf(e, OVS_EUSER, "config %s: drop_path %g outside [0, 1)", c->name, c->drop_path);
     return 0;

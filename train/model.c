@@ -604,7 +604,10 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
 
     /* backward */
     for (int i = 0; i < 4; i++) memset(m->dn[i], 0, sizeof(float) * (size_t)B * D);
-    float ds = contrastive_backward(&m->ent, s, B, D, m->dn[2], m->dn[3]);
+    float we = c->entity_weight, ds = 0.0f;  /* the entity loss's weight (1 in the paper) */
+    if (we != 0.0f) ds = we * contrastive_backward(&m->ent, s, B, D, m->dn[2], m->dn[3]);
+    if (we != 0.0f && we != 1.0f)
+        for (size_t i = 0; i < (size_t)B * D; i++) { m->dn[2][i] *= we; m->dn[3][i] *= we; }
     ds += contrastive_backward(&m->con, s, B, D, m->dn[0], m->dn[1]);
     if (expf(P[pm->logit_scale]) <= 100.0f) G[pm->logit_scale] += ds * expf(P[pm->logit_scale]);
     prof_mark(pf, OVS_PROF_LOSS);
@@ -647,7 +650,7 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
     out->contrastive = lc;
     out->entity = le;
     out->mask = lm;
-    out->total = lc + 1.0f * le + (m->hook ? m->hook_weight * lm : 0.0f);
+    out->total = lc + we * le + (m->hook ? m->hook_weight * lm : 0.0f);
     return 0;
 }
 

@@ -29,6 +29,8 @@ typedef struct ovs_config {
     /* options that depart from the paper (reported as their own rows, never default) */
     int local_patches;      /* 0 = paper */
     int no_group_residual;  /* 0 = paper */
+    /* loss weights (the paper: 1) */
+    float entity_weight;    /* masked entity completion; 0 = contrastive only (ablation) */
 } ovs_config;
 
 /* Fills cfg from a preset name ("tiny", "paper") or a config file of `key = value` lines. */
