@@ -41,7 +41,7 @@ DEBS = build-essential pkg-config libsqlite3-dev libarchive-dev libcurl4-openssl
        python3 python3-venv gzip bzip2 xz-utils zstd curl ca-certificates clang libomp-dev \
        libopenmpi-dev openmpi-bin
 
-.PHONY: all deps deps-apt deps-venv test tests asan bench bench-train demo install clean fuzz chaos
+.PHONY: all deps deps-apt deps-venv test tests asan bench bench-train demo ablation install clean fuzz chaos
 all: ovseg
 
 ovseg: $(BUILD)/ovseg
@@ -151,6 +151,10 @@ $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libovseg.a
 
 demo: deps ovseg
 	@sh tests/demo.sh
+
+# make ablation: the proxy-task ablation over 3 seeds on the demo's data (up to ~2 hours)
+ablation: deps ovseg
+	@sh tests/ablation.sh
 
 # make chaos: kill -9 suites for every stage (tests/chaos/chaos_*.sh), with a report.
 chaos: deps ovseg

@@ -4,8 +4,10 @@
 # extracts entities, keeps the CC4M-style subset, pairs images, writes training shards, trains
 # stage 1 and stage 2, evaluates zero-shot segmentation on the held-out benchmark with overlays and
 # baselines, and prints a summary. Knobs (environment): DEMO_DIR, DEMO_N (crawl rows),
-# DEMO_STEPS1 / DEMO_STEPS2 (optimiser steps), DEMO_BATCH, DEMO_THREADS, DEMO_PORT, DEMO_SET
-# (extra `--set key=value` words for the model, e.g. the departures of docs/demo.md).
+# DEMO_STEPS1 / DEMO_STEPS2 (optimiser steps), DEMO_BATCH, DEMO_THREADS, DEMO_PORT,
+# DEMO_ROWS (the model variants trained and reported, one per line as `label|model keys`; default:
+# the paper's method, and the same with the two departures of docs/demo.md as its own row),
+# DEMO_DATA_ONLY=1 (stop after the training shards; used by tests/ablation.sh).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 O=$root/ovseg
@@ -16,11 +18,10 @@ S2=${DEMO_STEPS2:-100}
 BATCH=${DEMO_BATCH:-64}
 THREADS=${DEMO_THREADS:-2}
 PORT=${DEMO_PORT:-8089}
-SET=${DEMO_SET:-}
+ROWS=${DEMO_ROWS:-"paper's method|depth1=0
++ local patches, no group residual (departure)|depth1=0 local_patches=1 no_group_residual=1"}
 py=$root/.venv/bin/python
 step() { printf '\n== %s\n' "$*"; }
-setargs=""
-for kv in $SET; do setargs="$setargs --set $kv"; done
 
 rm -rf "$out" && mkdir -p "$out" && cd "$out"
 start=$(date +%s)
@@ -49,29 +50,76 @@ $O shard ovseg.db --subset cc4m --out shards --raw-root raw
 $O vocab ovseg.db --out shards/vocab.txt --size 1000
 V=$(wc -l < shards/vocab.txt)
 
-step "train stage 1 ($S1 steps, batch $BATCH): contrastive + masked entity completion"
-$O train --config tiny --shards shards --run run1 --steps "$S1" --batch "$BATCH" --threads "$THREADS" \
-  --ckpt-every 100 --set vocab="$V" $setargs
+[ "${DEMO_DATA_ONLY:-0}" = 1 ] && { echo "data ready in $(( $(date +%s) - start )) s: $out/shards"; exit 0; }
 
-stage2=0
-step "train stage 2 ($S2 steps): + cross-image mask consistency"
-if $O train --config tiny --stage 2 --init run1 --shards shards --run run2 --steps "$S2" --batch "$BATCH" \
-     --threads "$THREADS" --ckpt-every 50 --set vocab="$V" $setargs; then stage2=1
-else echo "stage 2 did not run (see above); evaluating stage 1"; fi
-final=run1; [ $stage2 = 1 ] && final=run2
+# eval_ckpt CKPT SPLIT OUT [args...]: zero-shot segmentation with the baselines of the same images
+eval_ckpt() {
+  ck=$1; split=$2; eo=$3; shift 3
+  $O eval --ckpt "$ck" --vocab shards/vocab.txt --dataset synth --root synth/eval --split "$split" \
+    --short-side 64 --whole --out "$eo" "$@" > "$eo.log" 2>&1 || { cat "$eo.log"; return 1; }
+}
+# methods LOG: "model random group_oracle patch_ceiling all_background" mIoU from an eval log
+methods() { awk '$1 ~ /^(model|random|group_oracle|patch_ceiling|all_background)$/ && NF == 3 { v[$1] = $2 }
+  END { print v["model"], v["random"], v["group_oracle"], v["patch_ceiling"], v["all_background"] }' "$1"; }
+# wall_at METRICS STEP: training seconds at that step
+wall_at() { awk -F'\t' -v s="$2" '$1 == s { print $9 }' "$1"; }
 
-step "zero-shot segmentation on the held-out benchmark ($final)"
-$O eval --ckpt $final --dataset synth --root synth/eval --split val --short-side 64 --whole \
-  --out eval --overlays 8 --db ovseg.db
+printf 'label\tstage\tstep\tminutes\tmodel\trandom\tgroup_oracle\tpatch_ceiling\tall_background\n' > curve.tsv
+printf '%s\n' "$ROWS" > rows.txt
+i=0
+while IFS='|' read -r label keys; do
+  [ -n "$label" ] || continue
+  i=$((i + 1)); r=row$i
+  setargs=""
+  for kv in $keys; do setargs="$setargs --set $kv"; done
+  step "[$label] train stage 1 ($S1 steps, batch $BATCH): contrastive + masked entity completion"
+  # shellcheck disable=SC2086
+  $O train --config tiny --shards shards --run $r-stage1 --steps "$S1" --batch "$BATCH" --threads "$THREADS" \
+    --ckpt-every $(( (S1 + 3) / 4 )) --keep 10 --set vocab="$V" $setargs < /dev/null
+  final=$r-stage1
+  step "[$label] train stage 2 ($S2 steps): + cross-image mask consistency"
+  # shellcheck disable=SC2086
+  if $O train --config tiny --stage 2 --init $r-stage1 --shards shards --run $r-stage2 --steps "$S2" \
+       --batch "$BATCH" --threads "$THREADS" --ckpt-every $(( (S2 + 1) / 2 )) --keep 10 --set vocab="$V" $setargs < /dev/null
+  then final=$r-stage2; else echo "stage 2 did not run (see above); reporting stage 1"; fi
+  step "[$label] zero-shot mIoU of every checkpoint on the benchmark (val split), with baselines"
+  t1=$(tail -n 1 $r-stage1/metrics.tsv | cut -f9)
+  for st in 1 2; do
+    [ -d $r-stage$st ] || continue
+    for ck in $r-stage$st/ckpt-*.safetensors; do
+      [ -f "$ck" ] || continue
+      n=$(basename "$ck" .safetensors | sed 's/ckpt-0*//')
+      eval_ckpt "$ck" val "$ck.eval" < /dev/null || exit 1
+      w=$(wall_at $r-stage$st/metrics.tsv "$n"); [ $st = 2 ] && w=$(awk -v a="$t1" -v b="$w" 'BEGIN { print a + b }')
+      printf '%s\t%s\t%s\t%s\t%s\n' "$label" $st "$n" "$(awk -v w="$w" 'BEGIN { printf "%.2f", w / 60 }')" \
+        "$(methods "$ck.eval.log" | tr ' ' '\t')" >> curve.tsv
+      printf '  stage %s step %5s: model %s, random %s, group oracle %s\n' $st "$n" $(methods "$ck.eval.log" | cut -d' ' -f1-3)
+    done
+  done
+  echo "$label|$final" >> finals.txt
+done < rows.txt
+
+step "final evaluation with overlays (val split)"
+: > table.tsv
+while IFS='|' read -r label final; do
+  eo=eval-$(echo "$final" | cut -d- -f1)
+  eval_ckpt "$final" val "$eo" --overlays 8 --db ovseg.db < /dev/null || exit 1
+  printf '%s\t%s\t%s\n' "$label" "$final" "$(methods "$eo.log" | tr ' ' '\t')" >> table.tsv
+  echo "[$label] overlays: $out/$eo/overlays/"
+done < finals.txt
 
 step "summary"
 echo "-- crawl by state and reason"; $O stats ovseg.db crawl_status | sed -n '2,20p'
 echo "-- entity top-10"; $O stats ovseg.db entities_top | sed -n '2,13p'
 echo "-- subset"; $O stats ovseg.db subset_summary | sed -n '2,5p'
-for r in run1 run2; do
-  [ -f $r/metrics.tsv ] && "$py" "$root/tests/tools/plot_curve.py" $r/metrics.tsv $r/curve.png "$r" && echo "training curve: $out/$r/curve.png"
+for d in row*-stage1 row*-stage2; do
+  [ -f $d/metrics.tsv ] && "$py" "$root/tests/tools/plot_curve.py" $d/metrics.tsv $d/curve.png "$d" && echo "training curve (losses): $out/$d/curve.png"
 done
-echo "overlays: $out/eval/overlays/"
-echo "-- final mIoU table (eval/results.json)"
-$O stats ovseg.db eval_results | sed -n '2,20p'
+"$py" "$root/tests/tools/plot_miou.py" curve.tsv miou-curve.png "ovseg demo" && echo "mIoU over training time: $out/miou-curve.png"
+echo
+echo "-- final zero-shot mIoU on the synthetic benchmark (val split, $(wc -l < synth/eval/ImageSets/Segmentation/val.txt) images; %)"
+echo "| model | checkpoint | mIoU | random assignment | mIoU / random | group oracle | patch ceiling | all background |"
+echo "|---|---|---|---|---|---|---|---|"
+awk -F'\t' '{ printf "| %s | %s | %s | %s | %.2f | %s | %s | %s |\n", $1, $2, $3, $4, ($4 > 0 ? $3 / $4 : 0), $5, $6, $7 }' table.tsv
+echo
 echo "demo finished in $(( $(date +%s) - start )) s"
