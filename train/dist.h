@@ -7,11 +7,14 @@
 
 #include <stddef.h>
 
+#include "train/model.h"
 #include "util/err.h"
 
 typedef struct ovs_dist {
     int rank, world;
     int mpi;        /* 1 when MPI was initialised by ovs_dist_init */
+    float *scratch; /* ovs_dist_allreduce_grads' buffer */
+    size_t scap;
 } ovs_dist;
 
 /* Initialises MPI when the process was started by mpirun (else rank 0 of 1). */
@@ -28,5 +31,19 @@ int ovs_dist_allgather(ovs_dist *d, const float *send, float *recv, size_t n, ov
 /* Rank 0's buf[n bytes] to all ranks. */
 int ovs_dist_bcast(ovs_dist *d, void *buf, size_t n, ovs_err *e);
 int ovs_dist_barrier(ovs_dist *d, ovs_err *e);
+/* recv[world * n bytes] = every rank's send[n bytes], in rank order. */
+int ovs_dist_allgather_bytes(ovs_dist *d, const void *send, void *recv, size_t n, ovs_err *e);
+
+/* The gradient sum over ranks, in buckets of `bucket` floats (0: 1M): each bucket is reduce-scattered
+ * (every element summed by exactly one rank) and all-gathered, so every rank gets the same bits
+ * whatever MPI's reduction order, and the ranks' parameters never drift apart. */
+int ovs_dist_allreduce_grads(ovs_dist *d, float *buf, size_t n, size_t bucket, ovs_err *e);
+
+/* Ends every rank of the job at once (after an error on this rank: the others may be waiting in a
+ * collective). Returns only without MPI. */
+void ovs_dist_abort(ovs_dist *d, int code);
+
+/* The model's collectives (model.h) on this communicator. */
+void ovs_dist_collective(ovs_dist *d, ovs_collective *c);
 
 #endif
