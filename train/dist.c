@@ -130,9 +130,14 @@ int ovs_dist_barrier(ovs_dist *d, ovs_err *e) {
 int ovs_dist_have_mpi(void) { return 0; }
 
 int ovs_dist_init(ovs_dist *d, ovs_err *e) {
-    (void)e;
     memset(d, 0, sizeof *d);
     d->world = 1;
+    /* started by mpirun with K > 1: K copies would each train alone into the same run folder */
+    const char *k = getenv("OMPI_COMM_WORLD_SIZE");
+    if (!k) k = getenv("PMI_SIZE");
+    if (k && atoi(k) > 1)
+        return ovs_errf(e, OVS_EUSER, "started by mpirun with %d ranks, but this ovseg was built without MPI "
+                        "(install libopenmpi-dev and rebuild)", atoi(k));
     return 0;
 }
 
