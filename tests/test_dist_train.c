@@ -134,6 +134,15 @@ static int src_restore(void *ctx, const char *cur, ovs_err *e) {
     return 0;
 }
 
+/* rank 1 after its first update (stage 1): one parameter moves, as if the gradient sum had given it
+ * other bits */
+static int drift_once(void *ctx, ovs_err *e) {
+    (void)e;
+    static int done;
+    if (!done++) ovs_model_params(ctx)[0] += 1e-3f;
+    return 0;
+}
+
 static int train_loop(int stage, const char *rundir, int resume, int stop_after, ovs_dist *d, ovs_err *e) {
     int rank = d ? d->rank : 0, B = d ? BL : BG;
     net n;
@@ -145,6 +154,7 @@ static int train_loop(int stage, const char *rundir, int resume, int stop_after,
     ovs_train_defaults(&cfg, "tiny", stage);
     cfg.batch = BG, cfg.steps = STEPS, cfg.warmup_steps = 1, cfg.ckpt_every = 2, cfg.lr = 1e-3, cfg.seed = 5;
     ovs_train_opts o = {.rundir = rundir, .resume = resume, .stop_after = stop_after, .quiet = 1, .dist = d};
+    if (!rc && stage == 1 && rank == 1 && getenv("OVS_DIST_DRIFT")) n.tr.after_update = drift_once;
     if (!rc) rc = ovs_train_run(&cfg, &n.tr, &so, &o, e);
     net_free(&n);
     free(g);
@@ -521,11 +531,28 @@ TEST(dist_two_ranks_training_loop_equals_one_process_and_resumes_stage2) {
     if (have_mpi()) check_loop(2);
 }
 
+TEST(dist_a_rank_that_drifted_gets_rank0_state_at_the_checkpoint) {
+    if (!have_mpi()) return;
+    char env[900], log[700];
+    snprintf(env, sizeof env, "OVS_DIST_DRIFT=1 OVS_DIST_CHILD=loop OVS_DIST_STAGE=1 OVS_DIST_STOP=0 OVS_DIST_DIR='%s'",
+             check_path("drifted"));
+    snprintf(log, sizeof log, "%s.log", check_path("drifted"));
+    CHECK_MSG(mpirun(env, log) == 0, "the drifted run failed");
+    char *out = NULL;
+    size_t n = 0;
+    CHECK(!ovs_read_file(log, &out, &n, NULL));
+    const char *w = out ? strstr(out, "step 2: rank 1's parameters differ from rank 0's") : NULL;
+    CHECK_MSG(w, "no warning at the step-2 checkpoint: %s", out ? out : "");
+    CHECK_MSG(w && !strstr(w + 60, "parameters differ"), "the ranks still differ at step 4 (rank 0's state was not broadcast)");
+    free(out);
+}
+
 int main(void) {
     if (getenv("OVS_DIST_CHILD")) return child_main();
     RUN(dist_two_ranks_step_equals_one_process_stage1);
     RUN(dist_two_ranks_step_equals_one_process_stage2);
     RUN(dist_two_ranks_training_loop_equals_one_process_and_resumes_stage1);
     RUN(dist_two_ranks_training_loop_equals_one_process_and_resumes_stage2);
+    RUN(dist_a_rank_that_drifted_gets_rank0_state_at_the_checkpoint);
     return check_done();
 }

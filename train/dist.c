@@ -45,8 +45,6 @@ int ovs_dist_init(ovs_dist *d, ovs_err *e) {
 void ovs_dist_finalize(ovs_dist *d) {
     if (d->mpi) MPI_Finalize();
     d->mpi = 0;
-    free(d->scratch);
-    d->scratch = NULL, d->scap = 0;
 }
 
 void ovs_dist_abort(ovs_dist *d, int code) {
@@ -64,30 +62,21 @@ int ovs_dist_allgather_bytes(ovs_dist *d, const void *send, void *recv, size_t n
 
 int ovs_dist_allreduce_grads(ovs_dist *d, float *buf, size_t n, size_t bucket, ovs_err *e) {
     if (!d->mpi || d->world == 1) return 0;
-    size_t W = (size_t)d->world;
-    if (!bucket) bucket = (size_t)1 << 20;
-    size_t per = (bucket + W - 1) / W; /* floats each rank sums per bucket */
-    if (d->scap < per * (W + 1)) {
-        free(d->scratch);
-        d->scap = per * (W + 1);
-        if (!(d->scratch = malloc(d->scap * sizeof(float)))) {
-            d->scap = 0;
-            return ovs_errf(e, OVS_EINTERNAL, "gradient all-reduce: out of memory");
-        }
-    }
-    float *mine = d->scratch, *pad = d->scratch + per;
-    for (size_t off = 0; off < n; off += per * W) {
-        size_t len = n - off < per * W ? n - off : per * W, chunk = (len + W - 1) / W;
-        float *b = buf + off;
-        if (chunk * W != len) { /* the last bucket: padded with zeros to a multiple of the world */
-            memcpy(pad, b, len * sizeof(float));
-            memset(pad + len, 0, (chunk * W - len) * sizeof(float));
-            b = pad;
-        }
-        int rc = MPI_Reduce_scatter_block(b, mine, (int)chunk, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-        if (rc == MPI_SUCCESS) rc = MPI_Allgather(mine, (int)chunk, MPI_FLOAT, b, (int)chunk, MPI_FLOAT, MPI_COMM_WORLD);
+    if (!bucket) bucket = (size_t)1 << 22;
+    for (size_t off = 0; off < n; off += bucket) {
+        size_t len = n - off < bucket ? n - off : bucket;
+        int rc = MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
         if (rc != MPI_SUCCESS) return mpi_fail(e, rc, "gradient all-reduce");
-        if (b == pad) memcpy(buf + off, pad, len * sizeof(float));
+    }
+    return 0;
+}
+
+int ovs_dist_bcast_floats(ovs_dist *d, float *buf, size_t n, ovs_err *e) {
+    if (!d->mpi || d->world == 1) return 0;
+    for (size_t off = 0, step = (size_t)1 << 28; off < n; off += step) {
+        size_t len = n - off < step ? n - off : step;
+        int rc = MPI_Bcast(buf + off, (int)len, MPI_FLOAT, 0, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return mpi_fail(e, rc, "broadcast");
     }
     return 0;
 }
@@ -147,6 +136,7 @@ int ovs_dist_allreduce_grads(ovs_dist *d, float *buf, size_t n, size_t bucket, o
     (void)d, (void)buf, (void)n, (void)bucket, (void)e;
     return 0;
 }
+int ovs_dist_bcast_floats(ovs_dist *d, float *buf, size_t n, ovs_err *e) { (void)d, (void)buf, (void)n, (void)e; return 0; }
 int ovs_dist_allgather_bytes(ovs_dist *d, const void *send, void *recv, size_t n, ovs_err *e) {
     (void)d, (void)e;
     if (recv != send) memmove(recv, send, n);

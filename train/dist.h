@@ -13,8 +13,6 @@
 typedef struct ovs_dist {
     int rank, world;
     int mpi;        /* 1 when MPI was initialised by ovs_dist_init */
-    float *scratch; /* ovs_dist_allreduce_grads' buffer */
-    size_t scap;
 } ovs_dist;
 
 /* Initialises MPI when the process was started by mpirun (else rank 0 of 1). */
@@ -34,10 +32,13 @@ int ovs_dist_barrier(ovs_dist *d, ovs_err *e);
 /* recv[world * n bytes] = every rank's send[n bytes], in rank order. */
 int ovs_dist_allgather_bytes(ovs_dist *d, const void *send, void *recv, size_t n, ovs_err *e);
 
-/* The gradient sum over ranks, in buckets of `bucket` floats (0: 1M): each bucket is reduce-scattered
- * (every element summed by exactly one rank) and all-gathered, so every rank gets the same bits
- * whatever MPI's reduction order, and the ranks' parameters never drift apart. */
+/* The gradient sum over ranks, in place, in buckets of `bucket` floats (0: 4M) of MPI_Allreduce.
+ * With 2 ranks every rank gets the same bits (float addition commutes); OpenMPI's algorithms for
+ * more ranks also deliver one result to all, which the training loop checks at every checkpoint
+ * (and repairs by broadcasting rank 0's state). */
 int ovs_dist_allreduce_grads(ovs_dist *d, float *buf, size_t n, size_t bucket, ovs_err *e);
+/* Rank 0's buf[n floats] to all ranks (any n). */
+int ovs_dist_bcast_floats(ovs_dist *d, float *buf, size_t n, ovs_err *e);
 
 /* Ends every rank of the job at once (after an error on this rank: the others may be waiting in a
  * collective). Returns only without MPI. */

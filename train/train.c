@@ -169,28 +169,64 @@ static void state_parts(const loop *L, ovs_ckpt_part *parts) {
     parts[1] = (ovs_ckpt_part){.prefix = "exp_avg_sq.", .table = L->m->table, .n = L->m->n, .data = L->opt.v, .trainable_only = 1};
 }
 
-enum { RANK_REC = 512 };   /* per rank at a checkpoint: the model rng (64 hex digits), its cursor */
+enum { RANK_REC = 512 };   /* per rank at a checkpoint: model rng (64 hex), state hash (16 hex), cursor */
 
-/* Every rank's source cursor, joined by '|' in rank order into *all (on every rank); the model rng
- * must be the same on every rank (it is drawn for the global batch). A collective call. */
+/* What the ranks must agree on bit for bit: parameters (buffers included), AdamW moments, extra
+ * model tensors (stage 2's EMA weights). */
+static uint64_t state_hash(const loop *L) {
+    size_t n = L->m->numel;
+    uint64_t h = ovs_hash64(L->m->params, n * sizeof(float));
+    h ^= ovs_hash64(L->opt.m, n * sizeof(float)) * 3 + ovs_hash64(L->opt.v, n * sizeof(float)) * 5;
+    for (int i = 0; i < L->m->nextra; i++)
+        for (int j = 0; j < L->m->extra[i].n; j++) {
+            const ovs_param *p = &L->m->extra[i].table[j];
+            h = h * 31 + ovs_hash64(L->m->extra[i].data + p->offset, p->numel * sizeof(float));
+        }
+    return h;
+}
+
+/* Rank 0's state to every rank. */
+static int bcast_state(loop *L, ovs_err *e) {
+    size_t n = L->m->numel;
+    int rc = ovs_dist_bcast_floats(L->dist, L->m->params, n, e);
+    if (!rc) rc = ovs_dist_bcast_floats(L->dist, L->opt.m, n, e);
+    if (!rc) rc = ovs_dist_bcast_floats(L->dist, L->opt.v, n, e);
+    for (int i = 0; i < L->m->nextra && !rc; i++)
+        for (int j = 0; j < L->m->extra[i].n && !rc; j++) {
+            const ovs_param *p = &L->m->extra[i].table[j];
+            rc = ovs_dist_bcast_floats(L->dist, L->m->extra[i].data + p->offset, p->numel, e);
+        }
+    return rc;
+}
+
+/* A collective call at every checkpoint: every rank's source cursor, joined by '|' in rank order
+ * into *all; the model rng must be the same everywhere (it is drawn for the global batch), and so
+ * must the state: where a rank's differs (MPI summed the gradients into other bits on some rank),
+ * rank 0's is broadcast, with a warning. */
 static int gather_cursors(loop *L, const char *hex, ovs_buf *all, ovs_err *e) {
     ovs_buf mine = {0};
     int rc = L->src->save(L->src->ctx, &mine, e);
-    if (!rc && (!mine.data || mine.len + 66 > RANK_REC))
+    if (!rc && (!mine.data || mine.len + 82 > RANK_REC))
         rc = ovs_errf(e, OVS_EINTERNAL, "rank %d: loader cursor missing or too long", L->rank);
     char *rec = calloc(1, RANK_REC), *recs = calloc((size_t)L->world, RANK_REC);
     if (!rc && (!rec || !recs)) rc = ovs_errf(e, OVS_EINTERNAL, "out of memory");
     if (!rc) {
-        snprintf(rec, RANK_REC, "%s %s", hex, mine.data);
+        snprintf(rec, RANK_REC, "%s %016" PRIx64 " %s", hex, state_hash(L), mine.data);
         rc = ovs_dist_allgather_bytes(L->dist, rec, recs, RANK_REC, e);
     }
+    int differ = 0;
     for (int r = 0; r < L->world && !rc; r++) {
         const char *x = recs + (size_t)r * RANK_REC;
-        if (strncmp(x, hex, 64))
+        if (strncmp(x, hex, 64)) {
             rc = ovs_errf(e, OVS_EINTERNAL, "rank %d's model rng differs from rank %d's: the ranks drifted apart", r, L->rank);
-        else if (ovs_buf_printf(all, "%s%s", r ? "|" : "", x + 65))
-            rc = ovs_errf(e, OVS_EINTERNAL, "out of memory");
+            break;
+        }
+        if (strncmp(x + 65, recs + 65, 16) && !differ++ && L->rank == 0)
+            ovs_warn("step %" PRId64 ": rank %d's parameters differ from rank 0's (the gradient sum gave the ranks other "
+                     "bits); rank 0's state goes to every rank", L->step, r);
+        if (ovs_buf_printf(all, "%s%s", r ? "|" : "", x + 82)) rc = ovs_errf(e, OVS_EINTERNAL, "out of memory");
     }
+    if (!rc && differ) rc = bcast_state(L, e);
     free(rec), free(recs), ovs_buf_free(&mine);
     return rc;
 }
@@ -379,12 +415,13 @@ static int run(loop *L, const ovs_train_opts *o, FILE *mf, int64_t total, int64_
         if (stop) break;
     }
     ovs_progress_end(&prog);
-    if (done_here)
-        ovs_info("%s%" PRId64 " steps: data %.1f ms/step, model %.1f ms/step, gradient sum %.1f ms/step, clip+AdamW %.2f "
-                 "ms/step; %" PRId64 " checkpoints, %.1f ms each", L->world > 1 ? (L->rank ? "rank 1+: " : "rank 0: ") : "",
-                 done_here, 1e3 * t_data / (double)done_here, 1e3 * t_model / (double)done_here,
-                 1e3 * t_sync / (double)done_here, 1e3 * t_opt / (double)done_here, saves,
-                 saves ? 1e3 * t_save / (double)saves : 0.0);
+    if (done_here) {
+        char sum[96] = ""; /* data-parallel: the gradient sum over ranks */
+        if (L->world > 1) snprintf(sum, sizeof sum, "; gradient sum over %d ranks %.1f ms/step", L->world, 1e3 * t_sync / (double)done_here);
+        ovs_info("%" PRId64 " steps: data %.1f ms/step, model %.1f ms/step, clip+AdamW %.2f ms/step; %" PRId64
+                 " checkpoints, %.1f ms each%s", done_here, 1e3 * t_data / (double)done_here, 1e3 * t_model / (double)done_here,
+                 1e3 * t_opt / (double)done_here, saves, saves ? 1e3 * t_save / (double)saves : 0.0, sum);
+    }
     return rc;
 }
 
