@@ -4,6 +4,7 @@ loader cursor in the state, joined by '|');
 
 - kill -9 of the whole job (mpirun and both ranks) mid-training, then `--resume` with 2 ranks:
   metrics.tsv loss columns and the final checkpoint byte for byte as an uninterrupted 2-rank run;
+- the same for stage 2 (--init from the 2-rank stage-1 run; mask loss, momentum encoder);
 - kill -9 of one rank: the job ends by itself (no hang) with mpirun naming the dead rank, the last
   checkpoint is intact and the run resumes to the same result;
 - resuming a 2-rank run with another number of ranks, and a global batch that the ranks cannot
@@ -128,6 +129,7 @@ def dist_cli_two_ranks_write_metrics_and_both_cursors():
     assert len(cols) == STEPS + 1, cols
     log = _state["straight_log"]
     assert "rank 0 of 2: pid" in log and "rank 1 of 2: pid" in log, log[-800:]
+    assert "; 40 samples per epoch" in log, log[-800:]  # 2 ranks x 10 batches of 2
     from safetensors import safe_open
     with safe_open(os.path.join(run, "state-%08d.safetensors" % STEPS), framework="pt") as f:
         meta = f.metadata()
@@ -188,6 +190,38 @@ def dist_cli_a_dead_rank_ends_the_job_and_the_checkpoint_resumes():
     run_ok(mpi_cmd(run, "--resume"))
     assert loss_columns(run) == loss_columns(ref)
     assert ckpt(run, STEPS) == ckpt(ref, STEPS), "final checkpoints differ"
+
+
+def stage2_cmd(run, *extra):
+    cmd = mpi_cmd(run, "--stage", "2", *extra)
+    i = cmd.index("--config")
+    del cmd[i:i + 2]
+    cmd[cmd.index("--steps") + 1] = "6"
+    return cmd + (["--init", straight()] if "--resume" not in extra else [])
+
+
+@test
+def dist_cli_stage2_kill_9_of_the_job_then_resume_continues_exactly():
+    if not have_mpi():
+        print("  (built without MPI: skipped)")
+        return
+    ref = os.path.join(setup()["d"], "s2-straight")
+    run_ok(stage2_cmd(ref))
+    cols = loss_columns(ref)
+    assert len(cols) == 7 and all(float(c.split("\t")[6]) > 0 for c in cols[1:]), cols  # the mask loss
+    from safetensors import safe_open
+    with safe_open(os.path.join(ref, "ckpt-%08d.safetensors" % 6), framework="pt") as f:
+        assert any(k.startswith("img_encoder_momentum.") for k in f.keys())
+    run = os.path.join(setup()["d"], "s2-killed")
+    f = open(run + ".log", "w")
+    p = subprocess.Popen(stage2_cmd(run), stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+    wait_for(lambda: os.path.isdir(run) and newest(run) >= 2, p)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    assert newest(run) < 6, "finished before the kill"
+    run_ok(stage2_cmd(run, "--resume"))
+    assert loss_columns(run) == cols
+    assert ckpt(run, 6) == ckpt(ref, 6), "final checkpoints differ (momentum encoder included)"
 
 
 @test
