@@ -180,8 +180,16 @@ static int child_step(ovs_dist *d, int stage, const char *dir, ovs_err *e) {
     ovs_rng rng;
     ovs_rng_seed(&rng, 8, 9);
     ovs_losses l = {0};
+    /* stage 1: the sum after the step, in small buckets (many rounds); stage 2: overlapped with the
+     * backward as the training loop does it */
+    if (stage == 2) ovs_dist_grads_begin(d, n.tr.grads, n.tr.numel);
     if (!rc) rc = n.tr.step(n.tr.ctx, &b, &rng, &l, e);
-    if (!rc) rc = ovs_dist_allreduce_grads(d, n.tr.grads, n.tr.numel, 1000, e); /* small buckets: many rounds */
+    if (!rc && stage == 2) {
+        int early = d->nreq;
+        rc = ovs_dist_grads_end(d, e);
+        if (!rc && early < 3) rc = ovs_errf(e, OVS_EINTERNAL, "only %d sums started during the backward", early);
+    }
+    if (!rc && stage == 1) rc = ovs_dist_allreduce_grads(d, n.tr.grads, n.tr.numel, 1000, e);
     char path[600];
     float v[4 + 8] = {l.total, l.contrastive, l.entity, l.mask};
     memcpy(v + 4, rng.s, sizeof rng.s);

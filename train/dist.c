@@ -1,6 +1,7 @@
 /* dist.c — MPI wrappers for data-parallel training (see dist.h); identity without MPI. */
 #include "train/dist.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,8 +10,11 @@ static int coll_gather(void *ctx, const float *send, float *recv, size_t n, ovs_
     return ovs_dist_allgather(ctx, send, recv, n, e);
 }
 
+static void coll_ready(void *ctx, size_t off, size_t n);
+
 void ovs_dist_collective(ovs_dist *d, ovs_collective *c) {
     *c = (ovs_collective){.ctx = d, .rank = d->rank, .world = d->world, .sum = coll_sum, .gather = coll_gather};
+    if (d->mpi && d->world > 1) c->ready = coll_ready;
 }
 
 #ifdef OVS_HAVE_MPI
@@ -45,6 +49,8 @@ int ovs_dist_init(ovs_dist *d, ovs_err *e) {
 void ovs_dist_finalize(ovs_dist *d) {
     if (d->mpi) MPI_Finalize();
     d->mpi = 0;
+    free(d->req);
+    d->req = NULL;
 }
 
 void ovs_dist_abort(ovs_dist *d, int code) {
@@ -69,6 +75,56 @@ int ovs_dist_allreduce_grads(ovs_dist *d, float *buf, size_t n, size_t bucket, o
         if (rc != MPI_SUCCESS) return mpi_fail(e, rc, "gradient all-reduce");
     }
     return 0;
+}
+
+void ovs_dist_grads_begin(ovs_dist *d, float *buf, size_t n) {
+    d->gbuf = buf, d->gn = n, d->nranges = d->nreq = d->grc = 0, d->bucket = (size_t)1 << 22;
+    if (d->mpi && d->world > 1 && !d->req && !(d->req = malloc(sizeof(MPI_Request) * OVS_DIST_MAXREQ)))
+        d->grc = ovs_errf(&d->gerr, OVS_EINTERNAL, "gradient all-reduce: out of memory");
+}
+
+/* Starts the sum of [off, off + n) in buckets, unless the request list is full (then _end sums it). */
+static void coll_ready(void *ctx, size_t off, size_t n) {
+    ovs_dist *d = ctx;
+    MPI_Request *req = d->req;
+    size_t nb = (n + d->bucket - 1) / d->bucket;
+    if (!d->gbuf || !req || d->grc || off + n > d->gn || d->nranges == OVS_DIST_MAXRANGE || d->nreq + (int)nb > OVS_DIST_MAXREQ) return;
+    for (size_t o = off; o < off + n; o += d->bucket) {
+        size_t len = off + n - o < d->bucket ? off + n - o : d->bucket;
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, d->gbuf + o, (int)len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req[d->nreq]);
+        if (rc != MPI_SUCCESS) {
+            d->grc = mpi_fail(&d->gerr, rc, "gradient all-reduce");
+            return;
+        }
+        d->nreq++;
+    }
+    d->ranges[d->nranges][0] = off, d->ranges[d->nranges][1] = n, d->nranges++;
+    int flag;
+    MPI_Testall(d->nreq, req, &flag, MPI_STATUSES_IGNORE); /* progress */
+}
+
+int ovs_dist_grads_end(ovs_dist *d, ovs_err *e) {
+    if (!d->mpi || d->world == 1) return 0;
+    if (d->grc) {
+        *e = d->gerr;
+        return d->grc;
+    }
+    /* the gaps between the ranges already started, in order */
+    size_t at = 0;
+    int rc = 0;
+    while (at < d->gn && !rc) {
+        size_t next = d->gn, skip = 0;
+        for (int i = 0; i < d->nranges; i++)
+            if (d->ranges[i][0] >= at && d->ranges[i][0] < next) next = d->ranges[i][0], skip = d->ranges[i][1];
+        if (next > at) rc = ovs_dist_allreduce_grads(d, d->gbuf + at, next - at, 0, e);
+        at = next + skip;
+    }
+    if (d->nreq) {
+        int w = MPI_Waitall(d->nreq, d->req, MPI_STATUSES_IGNORE);
+        if (w != MPI_SUCCESS && !rc) rc = mpi_fail(e, w, "gradient all-reduce");
+    }
+    d->gbuf = NULL, d->nranges = d->nreq = 0;
+    return rc;
 }
 
 int ovs_dist_bcast_floats(ovs_dist *d, float *buf, size_t n, ovs_err *e) {
@@ -137,6 +193,9 @@ int ovs_dist_allreduce_grads(ovs_dist *d, float *buf, size_t n, size_t bucket, o
     return 0;
 }
 int ovs_dist_bcast_floats(ovs_dist *d, float *buf, size_t n, ovs_err *e) { (void)d, (void)buf, (void)n, (void)e; return 0; }
+void ovs_dist_grads_begin(ovs_dist *d, float *buf, size_t n) { (void)d, (void)buf, (void)n; }
+int ovs_dist_grads_end(ovs_dist *d, ovs_err *e) { (void)d, (void)e; return 0; }
+static void coll_ready(void *ctx, size_t off, size_t n) { (void)ctx, (void)off, (void)n; }
 int ovs_dist_allgather_bytes(ovs_dist *d, const void *send, void *recv, size_t n, ovs_err *e) {
     (void)d, (void)e;
     if (recv != send) memmove(recv, send, n);

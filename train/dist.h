@@ -10,9 +10,18 @@
 #include "train/model.h"
 #include "util/err.h"
 
+enum { OVS_DIST_MAXREQ = 64, OVS_DIST_MAXRANGE = 8 };
+
 typedef struct ovs_dist {
     int rank, world;
     int mpi;        /* 1 when MPI was initialised by ovs_dist_init */
+    /* the gradient sum of the current step (ovs_dist_grads_begin .. _end) */
+    float *gbuf;
+    size_t gn, bucket;
+    size_t ranges[OVS_DIST_MAXRANGE][2]; /* started early: [off, n] */
+    int nranges, nreq, grc;
+    void *req;      /* MPI_Request[OVS_DIST_MAXREQ] */
+    ovs_err gerr;
 } ovs_dist;
 
 /* Initialises MPI when the process was started by mpirun (else rank 0 of 1). */
@@ -37,6 +46,13 @@ int ovs_dist_allgather_bytes(ovs_dist *d, const void *send, void *recv, size_t n
  * more ranks also deliver one result to all, which the training loop checks at every checkpoint
  * (and repairs by broadcasting rank 0's state). */
 int ovs_dist_allreduce_grads(ovs_dist *d, float *buf, size_t n, size_t bucket, ovs_err *e);
+/* The gradient sum of a step, overlapped with the backward: _begin before the step; the model's
+ * collective (ovs_dist_collective) then starts non-blocking sums (MPI_Iallreduce, buckets of 4M
+ * floats) of the ranges it reports final during the backward; _end sums the rest and waits for
+ * all. Same result as ovs_dist_allreduce_grads. Identity without MPI or with one rank. */
+void ovs_dist_grads_begin(ovs_dist *d, float *buf, size_t n);
+int ovs_dist_grads_end(ovs_dist *d, ovs_err *e);
+
 /* Rank 0's buf[n floats] to all ranks (any n). */
 int ovs_dist_bcast_floats(ovs_dist *d, float *buf, size_t n, ovs_err *e);
 

@@ -43,6 +43,7 @@ struct ovs_model {
     a_con gcon[2];                 /* contrastive, entity: [world B, world B] */
     float *ga[4], *gd[2];          /* gathered sides [world B, D] and their gradients */
     float *garena;
+    size_t ready[3][2];            /* parameter ranges final early in the backward (see ready()) */
     size_t act_floats;             /* arena size */
 };
 
@@ -495,6 +496,26 @@ const float *ovs_model_activation(const ovs_model *m, const char *name, size_t *
     return NULL;
 }
 
+/* The parameter range [lo, hi) of the table entries whose names start with one of the prefixes
+ * (they are consecutive in the table); lo = hi = 0 when none. */
+static void prefix_range(const ovs_model *m, const char *const *pre, int npre, size_t *r) {
+    r[0] = r[1] = 0;
+    int found = 0;
+    for (int i = 0; i < m->ntab; i++)
+        for (int k = 0; k < npre; k++)
+            if (starts(m->tab[i].name, pre[k])) {
+                if (!found++) r[0] = m->tab[i].offset;
+                r[1] = m->tab[i].offset + m->tab[i].numel;
+            }
+}
+
+/* Data-parallel: tells the caller that gradient range i is final (0: the entity decoder, its
+ * alignment and the bridge; 1: the image projector; 2: the image encoder). */
+static void ready(ovs_model *m, int i) {
+    if (m->dist && m->sync.c.ready && m->ready[i][1] > m->ready[i][0])
+        m->sync.c.ready(m->sync.c.ctx, m->ready[i][0], m->ready[i][1] - m->ready[i][0]);
+}
+
 static void global_layout(ovs_model *m, arena *ar) {
     size_t WB = (size_t)m->max_batch * m->sync.c.world, n = WB * m->cfg.proj_out;
     for (int i = 0; i < 2; i++) con_layout(&m->gcon[i], ar, (int)WB);
@@ -524,6 +545,12 @@ int ovs_model_set_collective(ovs_model *m, const ovs_collective *c, ovs_err *e) 
     }
     m->garena = ar.base;
     global_layout(m, &ar);
+    static const char *const tail[] = {"align_proj_", "multimodal_groupingblock.", "bridge_projector."};
+    static const char *const imgp[] = {"img_projector."}, *const imge[] = {"img_encoder."};
+    prefix_range(m, tail, 3, m->ready[0]);
+    prefix_range(m, imgp, 1, m->ready[1]);
+    prefix_range(m, imge, 1, m->ready[2]);
+    if (m->ready[0][1] != m->numel) m->ready[0][0] = m->ready[0][1] = 0; /* not the table's tail: no early sum */
     for (int i = 0; i < 4; i++) pj[i]->sync = &m->sync;
     return 0;
 }
@@ -701,6 +728,7 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
         linear_backward(m->dfeat, C, 1, G + pm->align_img.w, G + pm->align_img.b, dv, Cm, m->img.feat, C, P + pm->align_img.w, B * K, C, Cm);
     if (Ct > C)
         linear_backward(m->dqall, Ct, 1, G + pm->align_text.w, G + pm->align_text.b, dq, Cm, qall, Ct, P + pm->align_text.w, B * L, Ct, Cm);
+    ready(m, 0);
     prof_mark(pf, OVS_PROF_MEC_BWD);
     memset(m->dcls, 0, sizeof(float) * (size_t)B * Ct);
     proj_backward(c, &pm->text_proj, P, G, &m->pj_ans, m->dn[3], m->dcls, &m->s);
@@ -711,11 +739,13 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
     prof_mark(pf, OVS_PROF_TEXT_BWD);
     memset(m->dimgx, 0, sizeof(float) * (size_t)B * C);
     proj_backward(c, &pm->img_proj, P, G, &m->pj_img, m->dn[0], m->dimgx, &m->s);
+    ready(m, 1);
     for (int bb = 0; bb < B; bb++)
         for (int k = 0; k < K; k++)
             for (int i = 0; i < C; i++) m->dfeat[((size_t)bb * K + k) * C + i] += m->dimgx[(size_t)bb * C + i] / (float)K;
     prof_mark(pf, OVS_PROF_PROJ_BWD);
     image_backward(c, pm, P, G, &m->img, m->dfeat, &m->s);
+    ready(m, 2);
     memset(m->dcls, 0, sizeof(float) * (size_t)B * Ct);
     proj_backward(c, &pm->text_proj, P, G, &m->pj_txt, m->dn[1], m->dcls, &m->s);
     prof_mark(pf, OVS_PROF_PROJ_BWD);

@@ -85,6 +85,11 @@ typedef struct ovs_collective {
     int (*sum)(void *ctx, double *buf, size_t n, ovs_err *e);
     /* recv[world * n] = every rank's send[n], in rank order */
     int (*gather)(void *ctx, const float *send, float *recv, size_t n, ovs_err *e);
+    /* optional: the gradients [off, off + n) of the parameter block are final for this step, so
+     * their sum over ranks may start while the backward goes on (called in the same order on every
+     * rank: entity decoder and bridge, image projector, image encoder; the rest is final when the
+     * step returns) */
+    void (*ready)(void *ctx, size_t off, size_t n);
 } ovs_collective;
 
 /* c NULL or world 1: one process (the default). Allocates the global-batch loss buffers. */

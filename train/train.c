@@ -375,9 +375,12 @@ static int run(loop *L, const ovs_train_opts *o, FILE *mf, int64_t total, int64_
         if ((rc = L->src->next(L->src->ctx, &b, &epoch, e))) break;
         ovs_losses loss = {0};
         double t1 = ovs_now();
+        /* data-parallel: the model starts summing gradient ranges over ranks as its backward
+         * finishes them; the rest is summed (and everything waited for) after the step */
+        if (L->world > 1) ovs_dist_grads_begin(L->dist, L->m->grads, L->m->numel);
         if ((rc = L->m->step(L->m->ctx, b, &L->rng, &loss, e))) { ovs_errctx(e, "step %" PRId64, L->step + 1); break; }
         double tg = ovs_now();
-        if (L->world > 1 && (rc = ovs_dist_allreduce_grads(L->dist, L->m->grads, L->m->numel, 0, e))) {
+        if (L->world > 1 && (rc = ovs_dist_grads_end(L->dist, e))) {
             ovs_errctx(e, "step %" PRId64 ", rank %d", L->step + 1, L->rank);
             break;
         }
