@@ -10,8 +10,11 @@
 #include <omp.h>
 #endif
 
+#include <unistd.h>
+
 #include "shards/loader.h"
 #include "shards/wordpiece.h"
+#include "train/dist.h"
 #include "train/import.h"
 #include "train/stage2.h"
 #include "train/train.h"
@@ -138,7 +141,7 @@ static int recipe(const flags *f, ovs_train_cfg *t, ovs_config *m, ovs_err *e) {
 }
 
 /* The vocab must have exactly the model's vocab size; a copy goes to RUNDIR for embed/eval. */
-static int check_vocab(const char *vocab, const ovs_config *m, const char *run, ovs_err *e) {
+static int check_vocab(const char *vocab, const ovs_config *m, const char *run, int copy, ovs_err *e) {
     ovs_wordpiece *wp;
     int rc = ovs_wp_load(&wp, vocab, e);
     if (rc) return rc;
@@ -150,7 +153,7 @@ static int check_vocab(const char *vocab, const ovs_config *m, const char *run, 
     char dst[4200], *data;
     size_t len;
     snprintf(dst, sizeof dst, "%s/vocab.txt", run);
-    if (!strcmp(vocab, dst)) return 0;
+    if (!copy || !strcmp(vocab, dst)) return 0; /* data-parallel: rank 0 copies */
     if ((rc = ovs_read_file(vocab, &data, &len, e))) return rc;
     rc = ovs_write_atomic(dst, data, len, e);
     free(data);
@@ -216,11 +219,14 @@ static int init_weights(const flags *f, ovs_model *m, ovs_err *e) {
     return 0;
 }
 
-static int train(const flags *f, ovs_err *e) {
+static int train(const flags *f, ovs_dist *dist, ovs_err *e) {
     ovs_train_cfg t;
     ovs_config mc;
     int rc = recipe(f, &t, &mc, e);
     if (rc) return rc;
+    int W = dist->world, local = t.batch / W; /* --batch is the global batch */
+    if (t.batch % W)
+        return ovs_errf(e, OVS_EUSER, "--batch %d: the global batch must be a multiple of the %d ranks", t.batch, W);
     if (t.stage == 2 && !f->resume && !f->init && !f->init_vit)
         ovs_warn("--stage 2 without --init: the model starts from random weights (the paper starts from stage 1)");
     if ((rc = ovs_mkdir_p(f->run, e))) return rc;
@@ -229,11 +235,12 @@ static int train(const flags *f, ovs_err *e) {
     if (f->vocab) snprintf(vocab, sizeof vocab, "%s", f->vocab);
     else if (f->resume) snprintf(vocab, sizeof vocab, "%s/vocab.txt", f->run);
     else snprintf(vocab, sizeof vocab, "%s/vocab.txt", sdir);
-    if ((rc = check_vocab(vocab, &mc, f->run, e))) return rc;
+    if ((rc = check_vocab(vocab, &mc, f->run, dist->rank == 0, e))) return rc;
 
     data d = {0};
     ovs_loader_defaults(&d.cfg);
-    d.cfg.shards = sdir, d.cfg.vocab = vocab, d.cfg.batch = t.batch, d.cfg.size = mc.img_size;
+    d.cfg.shards = sdir, d.cfg.vocab = vocab, d.cfg.batch = local, d.cfg.size = mc.img_size;
+    d.cfg.rank = dist->rank, d.cfg.world = W; /* this rank's shards */
     d.cfg.max_len = mc.text_len, d.cfg.seed = t.seed, d.cfg.partners = t.stage == 2;
     d.cfg.threads = f->threads > 0 ? (int)f->threads : 2;
     if (t.stage == 2) d.cfg.scale_min = 0.4f;
@@ -241,12 +248,15 @@ static int train(const flags *f, ovs_err *e) {
     int64_t per_epoch = ovs_loader_batches_per_epoch(d.l) * t.batch;
     if (per_epoch <= 0) {
         ovs_loader_close(d.l);
-        return ovs_errf(e, OVS_EUSER, "%s: the shards hold no samples (or fewer than one batch of %d)", f->shards, t.batch);
+        return ovs_errf(e, OVS_EUSER, "%s: the shards hold no samples (or fewer than one batch of %d)", f->shards, local);
     }
     ovs_source src = {.ctx = &d, .samples_per_epoch = per_epoch, .next = data_next, .save = data_save, .restore = data_restore};
 
     ovs_model *m;
-    if ((rc = ovs_model_create(&m, &mc, t.batch, t.seed, e))) { ovs_loader_close(d.l); return rc; }
+    if ((rc = ovs_model_create(&m, &mc, local, t.seed, e))) { ovs_loader_close(d.l); return rc; }
+    ovs_collective coll;
+    ovs_dist_collective(dist, &coll);
+    if ((rc = ovs_model_set_collective(m, &coll, e))) { ovs_model_free(m); ovs_loader_close(d.l); return rc; }
     if (!f->resume && (rc = init_weights(f, m, e))) { ovs_model_free(m); ovs_loader_close(d.l); return rc; }
     int n;
     const ovs_param *table = ovs_model_table(m, &n);
@@ -262,7 +272,7 @@ static int train(const flags *f, ovs_err *e) {
     ovs_info("model %s: %zu parameters (%d tensors); %lld samples per epoch", mc.name, ovs_model_numel(m), n,
              (long long)per_epoch);
     ovs_train_opts o = {.rundir = f->run, .resume = f->resume, .stop_after = f->stop_after > 0 ? f->stop_after : 0,
-                        .quiet = ovs_log_level() == OVS_LOG_QUIET};
+                        .quiet = ovs_log_level() == OVS_LOG_QUIET, .dist = dist};
     rc = ovs_train_run(&t, &tr, &src, &o, e);
     ovs_stage2_free(s2);
     ovs_model_free(m);
@@ -311,6 +321,23 @@ int cmd_train(int argc, char **argv) {
 #endif
         openblas_set_num_threads((int)f.threads);
     }
-    if (!rc) rc = train(&f, &e);
+    ovs_dist dist = {.world = 1};
+    if (!rc) rc = ovs_dist_init(&dist, &e);
+    if (!rc && dist.world > 1) {
+        /* every rank says where it runs (so a rank can be found); rank 0 alone reports after that */
+        char host[256] = "?";
+        gethostname(host, sizeof host - 1);
+        ovs_info("rank %d of %d: pid %d on %s", dist.rank, dist.world, (int)getpid(), host);
+        if (dist.rank != 0) ovs_log_set_level(OVS_LOG_QUIET);
+    }
+    if (!rc) rc = train(&f, &dist, &e);
+    if (rc && dist.world > 1) {
+        /* the other ranks may wait in a collective for this one: end the whole job */
+        ovs_errctx(&e, "rank %d of %d", dist.rank, dist.world);
+        int code = ovs_cli_finish("train", rc, &e);
+        fflush(stderr);
+        ovs_dist_abort(&dist, code);
+    }
+    ovs_dist_finalize(&dist);
     return ovs_cli_finish("train", rc, &e);
 }

@@ -16,6 +16,7 @@ void proj_layout(a_proj *a, arena *ar, const ovs_config *c, int N, int Cin) {
     int Hd = c->proj_hidden, D = c->proj_out;
     a->N = N;
     a->Cin = Cin;
+    a->sync = NULL;
     a->hid = take(ar, (size_t)N * Hd); a->bn = take(ar, (size_t)N * Hd);
     a->bm = take(ar, Hd); a->br = take(ar, Hd);
     a->out = take(ar, (size_t)N * D); a->nrm = take(ar, (size_t)N * D); a->norm = take(ar, N);
@@ -27,7 +28,11 @@ void proj_forward(const ovs_config *c, const p_proj *pp, float *P, a_proj *a, co
     int N = a->N, C = a->Cin, Hd = c->proj_hidden, D = c->proj_out;
     a->in = in;
     linear_forward(a->hid, Hd, in, C, W_(pp->hid.w), W_(pp->hid.b), N, C, Hd);
-    if (train) {
+    if (train && a->sync) {
+        syncbn_forward(a->sync, a->bn, a->bm, a->br, a->hid, W_(pp->bn.w), W_(pp->bn.b), N, Hd,
+                       update ? P + pp->rmean : NULL, update ? P + pp->rvar : NULL, BN_MOMENTUM, BN_EPS);
+        if (update) P[pp->nbt] += 1.0f;
+    } else if (train) {
         batchnorm_train_forward(a->bn, a->bm, a->br, a->hid, W_(pp->bn.w), W_(pp->bn.b), N, Hd,
                                 update ? P + pp->rmean : NULL, update ? P + pp->rvar : NULL, BN_MOMENTUM, BN_EPS);
         if (update) P[pp->nbt] += 1.0f;
@@ -47,12 +52,13 @@ void proj_backward(const ovs_config *c, const p_proj *pp, const float *P, float 
     l2norm_backward(a->dout, dnrm, a->nrm, a->norm, N, D);
     linear_backward(a->dbn, Hd, 0, G_(pp->out.w), G_(pp->out.b), a->dout, D, a->bn, Hd, W_(pp->out.w), N, Hd, D);
     relu_backward(a->dbn, a->bn, (size_t)N * Hd);
-    batchnorm_backward(a->dbn, G_(pp->bn.w), G_(pp->bn.b), a->dbn, a->hid, W_(pp->bn.w), a->bm, a->br, N, Hd);
+    if (a->sync) syncbn_backward(a->sync, a->dbn, G_(pp->bn.w), G_(pp->bn.b), a->dbn, a->hid, W_(pp->bn.w), a->bm, a->br, N, Hd);
+    else batchnorm_backward(a->dbn, G_(pp->bn.w), G_(pp->bn.b), a->dbn, a->hid, W_(pp->bn.w), a->bm, a->br, N, Hd);
     linear_backward(din, C, 1, G_(pp->hid.w), G_(pp->hid.b), a->dbn, Hd, a->in, C, W_(pp->hid.w), N, C, Hd);
 }
 
 void proj_running_only(const ovs_config *c, const p_proj *pp, float *P, const float *in, size_t N,
-                       int C, float *chunk, size_t chunk_rows, double *acc) {
+                       int C, float *chunk, size_t chunk_rows, double *acc, ovs_sync *sync) {
     int Hd = c->proj_hidden;
     double *sum = acc, *sq = acc + Hd;
     memset(acc, 0, sizeof(double) * 2 * (size_t)Hd);
@@ -66,6 +72,10 @@ void proj_running_only(const ovs_config *c, const p_proj *pp, float *P, const fl
             sum[j] += s1;
             sq[j] += s2;
         }
+    }
+    if (sync) { /* the running statistics of every rank's rows */
+        sync_sum(sync, acc, 2 * (size_t)Hd);
+        N *= (size_t)sync->c.world;
     }
     batchnorm_running_update(P + pp->rmean, P + pp->rvar, sum, sq, N, Hd, BN_MOMENTUM);
     P[pp->nbt] += 1.0f;

@@ -37,6 +37,13 @@ struct ovs_model {
     float hook_weight;
     int freeze_text;               /* stage 2: the text encoder gets no gradient */
     prof prof;                     /* step timing (bench) */
+    /* data-parallel (ovs_model_set_collective): the losses on the gathered global batch */
+    int dist;                      /* world > 1 */
+    ovs_sync sync;
+    a_con gcon[2];                 /* contrastive, entity: [world B, world B] */
+    float *ga[4], *gd[2];          /* gathered sides [world B, D] and their gradients */
+    float *garena;
+    size_t ready[3][2];            /* parameter ranges final early in the backward (see ready()) */
     size_t act_floats;             /* arena size */
 };
 
@@ -430,6 +437,7 @@ void ovs_model_free(ovs_model *m) {
     free(m->pm.blocks0); free(m->pm.blocks1); free(m->pm.layers);
     free(m->img.b0); free(m->img.b1);
     for (int i = 0; i < 3; i++) free(m->txt[i].layers);
+    free(m->garena);
     free(m);
 }
 
@@ -488,6 +496,67 @@ const float *ovs_model_activation(const ovs_model *m, const char *name, size_t *
     return NULL;
 }
 
+/* The parameter range [lo, hi) of the table entries whose names start with one of the prefixes
+ * (they are consecutive in the table); lo = hi = 0 when none. */
+static void prefix_range(const ovs_model *m, const char *const *pre, int npre, size_t *r) {
+    r[0] = r[1] = 0;
+    int found = 0;
+    for (int i = 0; i < m->ntab; i++)
+        for (int k = 0; k < npre; k++)
+            if (starts(m->tab[i].name, pre[k])) {
+                if (!found++) r[0] = m->tab[i].offset;
+                r[1] = m->tab[i].offset + m->tab[i].numel;
+            }
+}
+
+/* Data-parallel: tells the caller that gradient range i is final (0: the entity decoder, its
+ * alignment and the bridge; 1: the image projector; 2: the image encoder). */
+static void ready(ovs_model *m, int i) {
+    if (m->dist && m->sync.c.ready && m->ready[i][1] > m->ready[i][0])
+        m->sync.c.ready(m->sync.c.ctx, m->ready[i][0], m->ready[i][1] - m->ready[i][0]);
+}
+
+static void global_layout(ovs_model *m, arena *ar) {
+    size_t WB = (size_t)m->max_batch * m->sync.c.world, n = WB * m->cfg.proj_out;
+    for (int i = 0; i < 2; i++) con_layout(&m->gcon[i], ar, (int)WB);
+    for (int i = 0; i < 4; i++) m->ga[i] = take(ar, n);
+    for (int i = 0; i < 2; i++) m->gd[i] = take(ar, n);
+    m->sync.buf = (double *)take(ar, 4 * (size_t)m->cfg.proj_hidden);
+}
+
+int ovs_model_set_collective(ovs_model *m, const ovs_collective *c, ovs_err *e) {
+    free(m->garena);
+    m->garena = NULL;
+    memset(&m->sync, 0, sizeof m->sync);
+    m->dist = c && c->world > 1;
+    a_proj *pj[4] = {&m->pj_img, &m->pj_txt, &m->pj_ans, &m->pj_br};
+    for (int i = 0; i < 4; i++) pj[i]->sync = NULL;
+    if (!m->dist) return 0;
+    if (c->rank < 0 || c->rank >= c->world || !c->sum || !c->gather) {
+        m->dist = 0;
+        return ovs_errf(e, OVS_EINTERNAL, "model: bad collective (rank %d of %d)", c->rank, c->world);
+    }
+    m->sync.c = *c;
+    arena ar = {0};
+    global_layout(m, &ar);
+    if (!arena_alloc(&ar)) {
+        m->dist = 0;
+        return ovs_errf(e, OVS_EINTERNAL, "model: out of memory for the global-batch losses (%d ranks)", c->world);
+    }
+    m->garena = ar.base;
+    global_layout(m, &ar);
+    static const char *const tail[] = {"align_proj_", "multimodal_groupingblock.", "bridge_projector."};
+    static const char *const imgp[] = {"img_projector."}, *const imge[] = {"img_encoder."};
+    prefix_range(m, tail, 3, m->ready[0]);
+    prefix_range(m, imgp, 1, m->ready[1]);
+    prefix_range(m, imge, 1, m->ready[2]);
+    if (m->ready[0][1] != m->numel) m->ready[0][0] = m->ready[0][1] = 0; /* not the table's tail: no early sum */
+    for (int i = 0; i < 4; i++) pj[i]->sync = &m->sync;
+    return 0;
+}
+
+ovs_sync *ovs_model_sync(ovs_model *m) { return m->dist ? &m->sync : NULL; }
+
 void ovs_model_set_hook(ovs_model *m, ovs_model_hook fn, void *ctx, float weight) {
     m->hook = fn, m->hook_ctx = ctx, m->hook_weight = weight;
 }
@@ -514,21 +583,29 @@ static int check_ids(const ovs_model *m, const int32_t *ids, const int32_t *mask
     return 0;
 }
 
+/* Gumbel noise [B,K,P], then drop-path factors [block][B]. Data-parallel, the draws are those of the
+ * global batch (ranks in order) and this rank keeps its samples' part. */
 static void draw_noise(ovs_model *m, ovs_rng *rng, int B) {
     const ovs_config *c = &m->cfg;
     size_t n = (size_t)B * c->groups_out * m->img.P;
-    if (!m->inject)
+    const ovs_sync *sy = m->dist ? &m->sync : NULL;
+    if (!m->inject) {
+        if (sy) sync_skip(sy, rng, n, 1);
         for (size_t i = 0; i < n; i++) m->noise[i] = ovs_rng_gumbel(rng);
+        if (sy) sync_skip(sy, rng, n, 0);
+    }
     int nb = c->depth0 + c->depth1;
     m->img.use_drop = m->inject_drop;
     if (m->inject_drop || m->inject || c->drop_path <= 0.0f || nb == 0) return;
     m->img.use_drop = 1;
     for (int i = 0; i < nb; i++) {
         float rate = nb > 1 ? c->drop_path * (float)i / (float)(nb - 1) : 0.0f, keep = 1.0f - rate;
+        if (sy) sync_skip(sy, rng, (size_t)B, 1);
         for (int b = 0; b < B; b++) {
             float u = ovs_rng_float(rng);
             m->img.drop[(size_t)i * B + b] = floorf(keep + u) / keep;
         }
+        if (sy) sync_skip(sy, rng, (size_t)B, 0);
     }
 }
 
@@ -536,6 +613,29 @@ static void draw_noise(ovs_model *m, ovs_rng *rng, int B) {
 static void cls_grad(float *dlast, const float *dcls, int B, int L, int C) {
     memset(dlast, 0, sizeof(float) * (size_t)B * L * C);
     for (int b = 0; b < B; b++) memcpy(dlast + (size_t)b * L * C, dcls + (size_t)b * C, sizeof(float) * (size_t)C);
+}
+
+/* The symmetric contrastive loss (i = 0: image-text, 1: entity) of two normalised sides [B,D]: on
+ * this batch, or data-parallel on every rank's rows gathered in rank order. */
+static float con_forward(ovs_model *m, int i, const float *na, const float *nb, float s, int B, int D) {
+    if (!m->dist) return contrastive_forward(i ? &m->ent : &m->con, na, nb, s, B, D);
+    size_t n = (size_t)B * D;
+    sync_gather(&m->sync, na, m->ga[2 * i], n);
+    sync_gather(&m->sync, nb, m->ga[2 * i + 1], n);
+    return contrastive_forward(&m->gcon[i], m->ga[2 * i], m->ga[2 * i + 1], s, B * m->sync.c.world, D);
+}
+
+/* Adds the gradient of the (global) loss wrt this rank's rows to da, db; returns d loss / d s, which
+ * every rank computes whole, so only rank 0 passes it on (the gradient sum over ranks adds it once). */
+static float con_backward(ovs_model *m, int i, float s, int B, int D, float *da, float *db) {
+    if (!m->dist) return contrastive_backward(i ? &m->ent : &m->con, s, B, D, da, db);
+    int W = m->sync.c.world;
+    size_t n = (size_t)B * D, off = (size_t)m->sync.c.rank * n;
+    memset(m->gd[0], 0, sizeof(float) * n * W);
+    memset(m->gd[1], 0, sizeof(float) * n * W);
+    float ds = contrastive_backward(&m->gcon[i], s, B * W, D, m->gd[0], m->gd[1]);
+    for (size_t j = 0; j < n; j++) da[j] += m->gd[0][off + j], db[j] += m->gd[1][off + j];
+    return m->sync.c.rank == 0 ? ds : 0.0f;
 }
 
 int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *out, ovs_err *e) {
@@ -554,6 +654,8 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
     if (!rc) rc = check_ids(m, b->a_ids, b->a_mask, B, L, "answer", e);
     if (rc) return rc;
     m->B = B; m->L = L;
+    ovs_sync *sy = ovs_model_sync(m);
+    m->sync.rc = 0;
     float *P = m->params, *G = m->grads;
     const p_model *pm = &m->pm;
     memset(G, 0, sizeof(float) * m->numel);
@@ -568,25 +670,25 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
     text_forward(c, pm, P, &m->txt[0], b->ids, b->mask);
     prof_mark(pf, OVS_PROF_TEXT_FWD);
     proj_forward(c, &pm->text_proj, P, &m->pj_txt, m->txt[0].cls, 1, 1);
-    proj_running_only(c, &pm->text_proj, P, text_last(c, &m->txt[0]), (size_t)B * L, Ct, m->chunk, m->chunk_rows, m->acc);
+    proj_running_only(c, &pm->text_proj, P, text_last(c, &m->txt[0]), (size_t)B * L, Ct, m->chunk, m->chunk_rows, m->acc, sy);
     prof_mark(pf, OVS_PROF_PROJ_FWD);
     image_forward(c, pm, P, &m->img, b->img, m->noise, 1);
     proj_forward(c, &pm->img_proj, P, &m->pj_img, m->img.image_x, 1, 1);
-    proj_running_only(c, &pm->img_proj, P, m->img.feat, (size_t)B * K, C, m->chunk, m->chunk_rows, m->acc);
+    proj_running_only(c, &pm->img_proj, P, m->img.feat, (size_t)B * K, C, m->chunk, m->chunk_rows, m->acc, sy);
     prof_mark(pf, OVS_PROF_PROJ_FWD);
     float s = ovs_model_logit_scale(m);
-    float lc = contrastive_forward(&m->con, m->pj_img.nrm, m->pj_txt.nrm, s, B, D);
+    float lc = con_forward(m, 0, m->pj_img.nrm, m->pj_txt.nrm, s, B, D);
     prof_mark(pf, OVS_PROF_LOSS);
     text_forward(c, pm, P, &m->txt[1], b->q_ids, b->q_mask);
     prof_mark(pf, OVS_PROF_TEXT_FWD);
-    proj_running_only(c, &pm->text_proj, P, m->txt[1].cls, (size_t)B, Ct, m->chunk, m->chunk_rows, m->acc);
+    proj_running_only(c, &pm->text_proj, P, m->txt[1].cls, (size_t)B, Ct, m->chunk, m->chunk_rows, m->acc, sy);
     float *qall = text_last(c, &m->txt[1]);
-    proj_running_only(c, &pm->text_proj, P, qall, (size_t)B * L, Ct, m->chunk, m->chunk_rows, m->acc);
+    proj_running_only(c, &pm->text_proj, P, qall, (size_t)B * L, Ct, m->chunk, m->chunk_rows, m->acc, sy);
     prof_mark(pf, OVS_PROF_PROJ_FWD);
     text_forward(c, pm, P, &m->txt[2], b->a_ids, b->a_mask);
     prof_mark(pf, OVS_PROF_TEXT_FWD);
     proj_forward(c, &pm->text_proj, P, &m->pj_ans, m->txt[2].cls, 1, 1);
-    proj_running_only(c, &pm->text_proj, P, text_last(c, &m->txt[2]), (size_t)B * L, Ct, m->chunk, m->chunk_rows, m->acc);
+    proj_running_only(c, &pm->text_proj, P, text_last(c, &m->txt[2]), (size_t)B * L, Ct, m->chunk, m->chunk_rows, m->acc, sy);
     const float *vfeat = m->img.feat, *qal = qall;
     if (C > Ct) { linear_forward(m->vfeat, Cm, m->img.feat, C, P + pm->align_img.w, P + pm->align_img.b, B * K, C, Cm); vfeat = m->vfeat; }
     if (Ct > C) { linear_forward(m->qal, Cm, qall, Ct, P + pm->align_text.w, P + pm->align_text.b, B * L, Ct, Cm); qal = m->qal; }
@@ -595,20 +697,25 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
     prof_mark(pf, OVS_PROF_MEC_FWD);
     proj_forward(c, &pm->bridge, P, &m->pj_br, m->mec.answer, 1, 1);
     prof_mark(pf, OVS_PROF_PROJ_FWD);
-    float le = contrastive_forward(&m->ent, m->pj_br.nrm, m->pj_ans.nrm, s, B, D);
+    float le = con_forward(m, 1, m->pj_br.nrm, m->pj_ans.nrm, s, B, D);
     prof_mark(pf, OVS_PROF_LOSS);
     float lm = 0.0f;
     m->img.grp.daq_extra = NULL;
     if (m->hook && (rc = m->hook(m->hook_ctx, m, b, rng, &lm, e))) return rc;
+    if (m->hook && sy) { /* a sum over samples: the global batch's is the sum over ranks */
+        double t = lm;
+        sync_sum(sy, &t, 1);
+        lm = (float)t;
+    }
     int tb = !m->freeze_text;      /* backward through the text encoder */
 
     /* backward */
     for (int i = 0; i < 4; i++) memset(m->dn[i], 0, sizeof(float) * (size_t)B * D);
     float we = c->entity_weight, ds = 0.0f;  /* the entity loss's weight (1 in the paper) */
-    if (we != 0.0f) ds = we * contrastive_backward(&m->ent, s, B, D, m->dn[2], m->dn[3]);
+    if (we != 0.0f) ds = we * con_backward(m, 1, s, B, D, m->dn[2], m->dn[3]);
     if (we != 0.0f && we != 1.0f)
         for (size_t i = 0; i < (size_t)B * D; i++) { m->dn[2][i] *= we; m->dn[3][i] *= we; }
-    ds += contrastive_backward(&m->con, s, B, D, m->dn[0], m->dn[1]);
+    ds += con_backward(m, 0, s, B, D, m->dn[0], m->dn[1]);
     if (expf(P[pm->logit_scale]) <= 100.0f) G[pm->logit_scale] += ds * expf(P[pm->logit_scale]);
     prof_mark(pf, OVS_PROF_LOSS);
     memset(m->dans, 0, sizeof(float) * (size_t)B * Cm);
@@ -624,6 +731,7 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
         linear_backward(m->dfeat, C, 1, G + pm->align_img.w, G + pm->align_img.b, dv, Cm, m->img.feat, C, P + pm->align_img.w, B * K, C, Cm);
     if (Ct > C)
         linear_backward(m->dqall, Ct, 1, G + pm->align_text.w, G + pm->align_text.b, dq, Cm, qall, Ct, P + pm->align_text.w, B * L, Ct, Cm);
+    ready(m, 0);
     prof_mark(pf, OVS_PROF_MEC_BWD);
     memset(m->dcls, 0, sizeof(float) * (size_t)B * Ct);
     proj_backward(c, &pm->text_proj, P, G, &m->pj_ans, m->dn[3], m->dcls, &m->s);
@@ -634,11 +742,13 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
     prof_mark(pf, OVS_PROF_TEXT_BWD);
     memset(m->dimgx, 0, sizeof(float) * (size_t)B * C);
     proj_backward(c, &pm->img_proj, P, G, &m->pj_img, m->dn[0], m->dimgx, &m->s);
+    ready(m, 1);
     for (int bb = 0; bb < B; bb++)
         for (int k = 0; k < K; k++)
             for (int i = 0; i < C; i++) m->dfeat[((size_t)bb * K + k) * C + i] += m->dimgx[(size_t)bb * C + i] / (float)K;
     prof_mark(pf, OVS_PROF_PROJ_BWD);
     image_backward(c, pm, P, G, &m->img, m->dfeat, &m->s);
+    ready(m, 2);
     memset(m->dcls, 0, sizeof(float) * (size_t)B * Ct);
     proj_backward(c, &pm->text_proj, P, G, &m->pj_txt, m->dn[1], m->dcls, &m->s);
     prof_mark(pf, OVS_PROF_PROJ_BWD);
@@ -646,6 +756,10 @@ int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *o
     if (tb) text_backward(c, pm, P, G, &m->txt[0], m->dlast, &m->s);
     prof_mark(pf, OVS_PROF_TEXT_BWD);
     m->img.grp.daq_extra = NULL;
+    if (sy && sy->rc) {
+        *e = sy->err;
+        return ovs_errctx(e, "model step (rank %d of %d)", sy->c.rank, sy->c.world);
+    }
 
     out->contrastive = lc;
     out->entity = le;

@@ -71,6 +71,32 @@ const ovs_param *ovs_model_find(const ovs_model *m, const char *name);
  * Gumbel noise and drop-path draws come from rng (serialisable). */
 int ovs_model_step(ovs_model *m, const ovs_batch *b, ovs_rng *rng, ovs_losses *out, ovs_err *e);
 
+/* Data-parallel training: the collectives the model calls inside a step so that a rank computes its
+ * part of the step on the global batch (world x local batch, ranks' samples concatenated in rank
+ * order): image and text features are all-gathered for the contrastive and entity losses (each
+ * rank keeps the gradient of the global loss wrt its own rows; the logit-scale gradient is added
+ * on rank 0 only), BatchNorm statistics in train mode are summed over ranks (SyncBN, forward and
+ * backward), Gumbel noise and drop-path factors are drawn for the global batch from the shared rng
+ * (each rank keeps its slice), and the mask loss is summed. After the step, the sum over ranks of
+ * every rank's grads is the gradient of the global batch (train/dist.h sums them). With world == 1
+ * (the default) nothing changes. train/dist.c binds these to MPI. */
+typedef struct ovs_collective {
+    void *ctx;
+    int rank, world;
+    /* in-place sum over ranks of n doubles */
+    int (*sum)(void *ctx, double *buf, size_t n, ovs_err *e);
+    /* recv[world * n] = every rank's send[n], in rank order */
+    int (*gather)(void *ctx, const float *send, float *recv, size_t n, ovs_err *e);
+    /* optional: the gradients [off, off + n) of the parameter block are final for this step, so
+     * their sum over ranks may start while the backward goes on (called in the same order on every
+     * rank: entity decoder and bridge, image projector, image encoder; the rest is final when the
+     * step returns) */
+    void (*ready)(void *ctx, size_t off, size_t n);
+} ovs_collective;
+
+/* c NULL or world 1: one process (the default). Allocates the global-batch loss buffers. */
+int ovs_model_set_collective(ovs_model *m, const ovs_collective *c, ovs_err *e);
+
 /* Tests only: use this Gumbel noise [B, groups_out, patches] (copied at the next step) instead of
  * drawing it from the rng; NULL returns to drawing. Drop-path is off while noise is injected. */
 void ovs_model_set_gumbel(ovs_model *m, const float *noise, size_t n);

@@ -84,8 +84,29 @@ typedef struct {
     a_blayer *layers;
     float *cls;                    /* [B,C] */
 } a_text;
+/* The model's link to the other ranks during a step (train/collective.c); NULL when alone. */
+typedef struct ovs_sync {
+    ovs_collective c;
+    int rc;                        /* the first failed collective of the step (later ones skip) */
+    ovs_err err;
+    double *buf;                   /* scratch: 4 x proj_hidden doubles */
+} ovs_sync;
+/* In-place sum over ranks; after a failure returns it without communicating. */
+int sync_sum(ovs_sync *s, double *buf, size_t n);
+int sync_gather(ovs_sync *s, const float *send, float *recv, size_t n);
+/* Draws for the global batch, n per rank, come in rank order: before = 1 skips the draws of the
+ * ranks before this one (rank x n), before = 0 those of the ranks after it. One u64 per draw. */
+void sync_skip(const ovs_sync *s, ovs_rng *rng, size_t n_per_rank, int before);
+/* BatchNorm over the global batch (N rows here, N x world in all): forward, and backward whose
+ * input gradient uses the global sums; dw, db get this rank's part (the gradient sum adds the rest). */
+void syncbn_forward(ovs_sync *s, float *out, float *mean, float *rstd, const float *inp, const float *w,
+                    const float *b, int N, int C, float *rmean, float *rvar, float momentum, float eps);
+void syncbn_backward(ovs_sync *s, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                     const float *w, const float *mean, const float *rstd, int N, int C);
+
 typedef struct {                   /* ProjectMLP over N rows, then L2 normalisation */
     int N, Cin;
+    ovs_sync *sync;                /* train-mode BatchNorm over all ranks' rows (NULL: these rows) */
     const float *in;
     float *hid, *bn, *bm, *br, *out, *nrm, *norm;
     float *dout, *dbn;             /* gradients [N,D], [N,hidden] */
@@ -147,7 +168,7 @@ void proj_backward(const ovs_config *c, const p_proj *pp, const float *P, float 
                    float *dnrm, float *din, scratch *s);
 /* Running statistics of the projector's BatchNorm from N rows without gradients (chunked). */
 void proj_running_only(const ovs_config *c, const p_proj *pp, float *P, const float *in, size_t N,
-                       int Cin, float *chunk, size_t chunk_rows, double *acc);
+                       int Cin, float *chunk, size_t chunk_rows, double *acc, ovs_sync *sync);
 /* the entity decoder's width: min(width, text_width) (the paper's align_proj_* map the wider side) */
 static inline int ovs_mem_width(const ovs_config *c) { return c->width < c->text_width ? c->width : c->text_width; }
 void con_layout(a_con *a, arena *ar, int B);
@@ -173,6 +194,7 @@ void ovs_model_freeze_text(ovs_model *m);
 a_image *ovs_model_image_act(ovs_model *m);
 const p_model *ovs_model_pm(const ovs_model *m);
 int ovs_model_max_batch(const ovs_model *m);
+ovs_sync *ovs_model_sync(ovs_model *m);   /* NULL when training alone */
 
 #define LN_EPS 1e-5f
 #define BERT_EPS 1e-12f

@@ -100,13 +100,16 @@ void ovs_stage2_free(ovs_stage2 *s) {
 /* drop-path factors of the momentum encoder (train mode), drawn as the online encoder's */
 static void draw_drop(ovs_stage2 *s, ovs_rng *rng, int B) {
     const ovs_config *c = s->c;
+    const ovs_sync *sy = ovs_model_sync(s->m); /* data-parallel: the global batch's draws, our slice */
     int nb = c->depth0 + c->depth1;
     for (int i = 0; i < nb; i++) {
         float rate = nb > 1 ? c->drop_path * (float)i / (float)(nb - 1) : 0.0f, keep = 1.0f - rate;
+        if (sy) sync_skip(sy, rng, (size_t)B, 1);
         for (int b = 0; b < B; b++) {
             float u = ovs_rng_float(rng);
             s->mi.drop[(size_t)i * B + b] = (float)(int)(keep + u) / keep;
         }
+        if (sy) sync_skip(sy, rng, (size_t)B, 0);
     }
 }
 
@@ -151,6 +154,7 @@ static int hook(void *ctx, ovs_model *m, const ovs_batch *b, ovs_rng *rng, float
     /* the shared entity's text embedding and A's projected groups (no gradient) */
     s->et.B = B, s->et.L = L;
     text_forward(c, pm, P, &s->et, b->e_ids, b->e_mask);
+    s->pe.sync = s->pg.sync = ovs_model_sync(m); /* BatchNorm statistics of the global batch */
     s->pe.N = B;
     proj_forward(c, &pm->text_proj, P, &s->pe, s->et.cls, 1, 1);
     s->pg.N = B * K;

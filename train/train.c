@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "train/adamw.h"
+#include "train/dist.h"
 #include "train/safetensors.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -153,6 +154,8 @@ typedef struct loop {
     ovs_rng rng;                /* the model's stream: Gumbel noise, drop-path */
     int64_t step, epoch;
     double wall0;               /* wall seconds of earlier processes of this run */
+    ovs_dist *dist;             /* NULL: one process */
+    int rank, world;
 } loop;
 
 static int model_parts(const loop *L, ovs_ckpt_part *parts) {
@@ -166,6 +169,68 @@ static void state_parts(const loop *L, ovs_ckpt_part *parts) {
     parts[1] = (ovs_ckpt_part){.prefix = "exp_avg_sq.", .table = L->m->table, .n = L->m->n, .data = L->opt.v, .trainable_only = 1};
 }
 
+enum { RANK_REC = 512 };   /* per rank at a checkpoint: model rng (64 hex), state hash (16 hex), cursor */
+
+/* What the ranks must agree on bit for bit: parameters (buffers included), AdamW moments, extra
+ * model tensors (stage 2's EMA weights). */
+static uint64_t state_hash(const loop *L) {
+    size_t n = L->m->numel;
+    uint64_t h = ovs_hash64(L->m->params, n * sizeof(float));
+    h ^= ovs_hash64(L->opt.m, n * sizeof(float)) * 3 + ovs_hash64(L->opt.v, n * sizeof(float)) * 5;
+    for (int i = 0; i < L->m->nextra; i++)
+        for (int j = 0; j < L->m->extra[i].n; j++) {
+            const ovs_param *p = &L->m->extra[i].table[j];
+            h = h * 31 + ovs_hash64(L->m->extra[i].data + p->offset, p->numel * sizeof(float));
+        }
+    return h;
+}
+
+/* Rank 0's state to every rank. */
+static int bcast_state(loop *L, ovs_err *e) {
+    size_t n = L->m->numel;
+    int rc = ovs_dist_bcast_floats(L->dist, L->m->params, n, e);
+    if (!rc) rc = ovs_dist_bcast_floats(L->dist, L->opt.m, n, e);
+    if (!rc) rc = ovs_dist_bcast_floats(L->dist, L->opt.v, n, e);
+    for (int i = 0; i < L->m->nextra && !rc; i++)
+        for (int j = 0; j < L->m->extra[i].n && !rc; j++) {
+            const ovs_param *p = &L->m->extra[i].table[j];
+            rc = ovs_dist_bcast_floats(L->dist, L->m->extra[i].data + p->offset, p->numel, e);
+        }
+    return rc;
+}
+
+/* A collective call at every checkpoint: every rank's source cursor, joined by '|' in rank order
+ * into *all; the model rng must be the same everywhere (it is drawn for the global batch), and so
+ * must the state: where a rank's differs (MPI summed the gradients into other bits on some rank),
+ * rank 0's is broadcast, with a warning. */
+static int gather_cursors(loop *L, const char *hex, ovs_buf *all, ovs_err *e) {
+    ovs_buf mine = {0};
+    int rc = L->src->save(L->src->ctx, &mine, e);
+    if (!rc && (!mine.data || mine.len + 82 > RANK_REC))
+        rc = ovs_errf(e, OVS_EINTERNAL, "rank %d: loader cursor missing or too long", L->rank);
+    char *rec = calloc(1, RANK_REC), *recs = calloc((size_t)L->world, RANK_REC);
+    if (!rc && (!rec || !recs)) rc = ovs_errf(e, OVS_EINTERNAL, "out of memory");
+    if (!rc) {
+        snprintf(rec, RANK_REC, "%s %016" PRIx64 " %s", hex, state_hash(L), mine.data);
+        rc = ovs_dist_allgather_bytes(L->dist, rec, recs, RANK_REC, e);
+    }
+    int differ = 0;
+    for (int r = 0; r < L->world && !rc; r++) {
+        const char *x = recs + (size_t)r * RANK_REC;
+        if (strncmp(x, hex, 64)) {
+            rc = ovs_errf(e, OVS_EINTERNAL, "rank %d's model rng differs from rank %d's: the ranks drifted apart", r, L->rank);
+            break;
+        }
+        if (strncmp(x + 65, recs + 65, 16) && !differ++ && L->rank == 0)
+            ovs_warn("step %" PRId64 ": rank %d's parameters differ from rank 0's (the gradient sum gave the ranks other "
+                     "bits); rank 0's state goes to every rank", L->step, r);
+        if (ovs_buf_printf(all, "%s%s", r ? "|" : "", x + 82)) rc = ovs_errf(e, OVS_EINTERNAL, "out of memory");
+    }
+    if (!rc && differ) rc = bcast_state(L, e);
+    free(rec), free(recs), ovs_buf_free(&mine);
+    return rc;
+}
+
 static int save(loop *L, double wall, ovs_err *e) {
     ovs_kv mm = {0}, sm = {0};
     ovs_buf cursor = {0}, tcfg = {0};
@@ -173,7 +238,11 @@ static int save(loop *L, double wall, ovs_err *e) {
     int rc = L->m->cfg ? ovs_config_to_text(L->m->cfg, mcfg, sizeof mcfg) : (mcfg[0] = 0, 0);
     ovs_train_to_text(L->cfg, &tcfg);
     ovs_rng_to_hex(&L->rng, hex);
-    if (!rc) rc = L->src->save(L->src->ctx, &cursor, e);
+    if (!rc) rc = L->world > 1 ? gather_cursors(L, hex, &cursor, e) : L->src->save(L->src->ctx, &cursor, e);
+    if (rc || L->rank != 0) { /* rank 0 writes */
+        ovs_buf_free(&cursor), ovs_buf_free(&tcfg);
+        return rc;
+    }
     if (!rc) rc = ovs_kv_set(&mm, "format", "ovseg-ckpt-1", e);
     if (!rc) rc = ovs_kv_set(&mm, "model_config", mcfg, e);
     if (!rc) rc = ovs_kv_setf(&mm, e, "step", "%" PRId64, L->step);
@@ -187,6 +256,7 @@ static int save(loop *L, double wall, ovs_err *e) {
     if (!rc) rc = ovs_kv_set(&sm, "train_config", tcfg.data ? tcfg.data : "", e);
     if (!rc) rc = ovs_kv_set(&sm, "model_config", mcfg, e);
     if (!rc) rc = ovs_kv_setf(&sm, e, "wall_s", "%.3f", wall);
+    if (!rc) rc = ovs_kv_setf(&sm, e, "world", "%d", L->world);
     ovs_ckpt_part mp[3], sp[2];
     int nm = model_parts(L, mp);
     state_parts(L, sp);
@@ -245,6 +315,11 @@ static int restore(loop *L, ovs_err *e) {
     if (!rc && s != step) rc = ovs_errf(e, OVS_EUSER, "%s: holds step %" PRId64 ", its name says %" PRId64, p, s, step);
     if (!rc) rc = parse_i64(&sm, "epoch", p, &L->epoch, e);
     if (!rc) rc = parse_i64(&sm, "adamw_step", p, &L->opt.step, e);
+    int64_t world = 1;
+    if (!rc && ovs_kv_get(&sm, "world")) rc = parse_i64(&sm, "world", p, &world, e);
+    if (!rc && world != L->world)
+        rc = ovs_errf(e, OVS_EUSER, "%s: written by a job of %" PRId64 " rank(s), this one has %d: resume with the same "
+                      "number (mpirun -np %" PRId64 ")", p, world, L->world, world);
     if (!rc) rc = ovs_rng_from_hex(&L->rng, ovs_kv_get(&sm, "rng_model"), e);
     if (!rc) {
         const char *c = ovs_kv_get(&sm, "cursor");
@@ -287,10 +362,10 @@ static int run(loop *L, const ovs_train_opts *o, FILE *mf, int64_t total, int64_
     ovs_progress prog;
     int64_t first = L->step; /* the progress line's rate and ETA count this process's steps */
     ovs_progress_start(&prog, "train", total - first);
-    if (o->quiet) prog.enabled = 0;
+    if (o->quiet || L->rank != 0) prog.enabled = 0;
     double t0 = ovs_now();
     int64_t done_here = 0, saves = 0;
-    double t_data = 0, t_model = 0, t_opt = 0, t_save = 0; /* seconds, for the closing summary */
+    double t_data = 0, t_model = 0, t_sync = 0, t_opt = 0, t_save = 0; /* seconds, for the closing summary */
     int rc = 0;
     while (L->step < total && !rc) {
         double ts = ovs_now();
@@ -300,8 +375,17 @@ static int run(loop *L, const ovs_train_opts *o, FILE *mf, int64_t total, int64_
         if ((rc = L->src->next(L->src->ctx, &b, &epoch, e))) break;
         ovs_losses loss = {0};
         double t1 = ovs_now();
+        /* data-parallel: the model starts summing gradient ranges over ranks as its backward
+         * finishes them; the rest is summed (and everything waited for) after the step */
+        if (L->world > 1) ovs_dist_grads_begin(L->dist, L->m->grads, L->m->numel);
         if ((rc = L->m->step(L->m->ctx, b, &L->rng, &loss, e))) { ovs_errctx(e, "step %" PRId64, L->step + 1); break; }
+        double tg = ovs_now();
+        if (L->world > 1 && (rc = ovs_dist_grads_end(L->dist, e))) {
+            ovs_errctx(e, "step %" PRId64 ", rank %d", L->step + 1, L->rank);
+            break;
+        }
         double t2 = ovs_now();
+        t_sync += t2 - tg;
         float bad;
         const char *term = bad_term(&loss, &bad);
         if (term) {
@@ -315,12 +399,12 @@ static int run(loop *L, const ovs_train_opts *o, FILE *mf, int64_t total, int64_
         ovs_adamw_step(&L->opt, L->m->params, L->m->grads, L->m->table, L->m->n, lr);
         if (L->m->after_update && (rc = L->m->after_update(L->m->ctx, e))) break;
         double t3 = ovs_now();
-        t_data += t1 - ts, t_model += t2 - t1, t_opt += t3 - t2;
+        t_data += t1 - ts, t_model += tg - t1, t_opt += t3 - t2;
         L->step++, L->epoch = epoch, done_here++;
-        double now = ovs_now(), ips = b->B / (now - ts > 1e-9 ? now - ts : 1e-9), wall = L->wall0 + (now - t0);
-        fprintf(mf, "%" PRId64 "\t%" PRId64 "\t%.9g\t%.9g\t%.9g\t%.9g\t%.9g\t%.2f\t%.3f\n", L->step, epoch, lr,
+        double now = ovs_now(), ips = (double)b->B * L->world / (now - ts > 1e-9 ? now - ts : 1e-9), wall = L->wall0 + (now - t0);
+        if (mf) fprintf(mf, "%" PRId64 "\t%" PRId64 "\t%.9g\t%.9g\t%.9g\t%.9g\t%.9g\t%.2f\t%.3f\n", L->step, epoch, lr,
                 (double)loss.total, (double)loss.contrastive, (double)loss.entity, (double)loss.mask, ips, wall);
-        if (fflush(mf)) { rc = ovs_errno(e, OVS_EUSER, "%s/metrics.tsv", L->rundir); break; }
+        if (mf && fflush(mf)) { rc = ovs_errno(e, OVS_EUSER, "%s/metrics.tsv", L->rundir); break; }
         char extra[240];
         snprintf(extra, sizeof extra, "step %" PRId64 "/%" PRId64 " loss %.4f (c %.4f e %.4f m %.4f) lr %.3g  %.1f img/s", L->step, total,
                  (double)loss.total, (double)loss.contrastive, (double)loss.entity, (double)loss.mask, lr, ips);
@@ -334,15 +418,19 @@ static int run(loop *L, const ovs_train_opts *o, FILE *mf, int64_t total, int64_
         if (stop) break;
     }
     ovs_progress_end(&prog);
-    if (done_here)
+    if (done_here) {
+        char sum[96] = ""; /* data-parallel: the gradient sum over ranks */
+        if (L->world > 1) snprintf(sum, sizeof sum, "; gradient sum over %d ranks %.1f ms/step", L->world, 1e3 * t_sync / (double)done_here);
         ovs_info("%" PRId64 " steps: data %.1f ms/step, model %.1f ms/step, clip+AdamW %.2f ms/step; %" PRId64
-                 " checkpoints, %.1f ms each", done_here, 1e3 * t_data / (double)done_here, 1e3 * t_model / (double)done_here,
-                 1e3 * t_opt / (double)done_here, saves, saves ? 1e3 * t_save / (double)saves : 0.0);
+                 " checkpoints, %.1f ms each%s", done_here, 1e3 * t_data / (double)done_here, 1e3 * t_model / (double)done_here,
+                 1e3 * t_opt / (double)done_here, saves, saves ? 1e3 * t_save / (double)saves : 0.0, sum);
+    }
     return rc;
 }
 
 int ovs_train_run(const ovs_train_cfg *cfg, ovs_trainee *m, ovs_source *src, const ovs_train_opts *o, ovs_err *e) {
-    loop L = {.cfg = cfg, .m = m, .src = src, .rundir = o->rundir};
+    loop L = {.cfg = cfg, .m = m, .src = src, .rundir = o->rundir, .dist = o->dist, .world = 1};
+    if (o->dist) L.rank = o->dist->rank, L.world = o->dist->world;
     int64_t total, warmup;
     int rc = ovs_train_plan(cfg, src, &total, &warmup, e);
     if (rc) return rc;
@@ -360,11 +448,13 @@ int ovs_train_run(const ovs_train_cfg *cfg, ovs_trainee *m, ovs_source *src, con
             rc = ovs_errf(e, OVS_EUSER, "%s: already holds checkpoints (newest: step %" PRId64 "); use --resume or a new run folder",
                           o->rundir, have);
     }
-    if (!rc) rc = metrics_prepare(mpath, L.step, e);
+    if (!rc && L.rank == 0) rc = metrics_prepare(mpath, L.step, e);
     FILE *mf = NULL;
-    if (!rc && !(mf = fopen(mpath, "a"))) rc = ovs_errno(e, OVS_EUSER, "%s", mpath);
+    if (!rc && L.rank == 0 && !(mf = fopen(mpath, "a"))) rc = ovs_errno(e, OVS_EUSER, "%s", mpath);
     if (!rc) {
-        if (L.step >= total) ovs_info("%s: already at step %" PRId64 " of %" PRId64 "; nothing to do", o->rundir, L.step, total);
+        if (L.rank != 0) {
+            /* rank 0 reports */
+        } else if (L.step >= total) ovs_info("%s: already at step %" PRId64 " of %" PRId64 "; nothing to do", o->rundir, L.step, total);
         else ovs_info("%s: training steps %" PRId64 "..%" PRId64 " (warmup %" PRId64 "), batch %d", o->rundir, L.step + 1,
                       total, warmup, cfg->batch);
         rc = run(&L, o, mf, total, warmup, e);

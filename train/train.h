@@ -26,7 +26,7 @@
  * paper's config units: when lr_scaling is on they are multiplied by batch × world / 4096. */
 typedef struct ovs_train_cfg {
     int stage;                      /* 1 or 2 */
-    int batch;                      /* samples per step (the global batch; world = 1) */
+    int batch;                      /* samples per step: the global batch (all ranks together) */
     int64_t steps;                  /* total optimiser steps; 0 = epochs × steps per epoch */
     double epochs;
     double lr, warmup_lr, min_lr;
@@ -83,6 +83,11 @@ typedef struct ovs_train_opts {
     int64_t stop_after;             /* > 0: stop after this many steps of this process (as if killed
                                      * after a checkpoint; for tests and time-boxed runs) */
     int quiet;                      /* no progress line */
+    struct ovs_dist *dist;          /* data-parallel (train/dist.h; NULL: one process): the batches
+                                     * of the source are this rank's part of cfg->batch; gradients
+                                     * are summed over ranks before clipping; rank 0 writes metrics
+                                     * and checkpoints, with every rank's source cursor joined by
+                                     * '|'; on resume every rank reads the (shared) run folder */
 } ovs_train_opts;
 
 /* Loads the state of a resume (call before ovs_train_run when opts->resume): the recipe saved in
