@@ -1,7 +1,7 @@
 """test_fetch_synth.py — `ovseg synth` → `ovseg ingest` → `ovseg fetch` over tests/serve-synth.sh's
 nginx: the ok samples are exactly the generator's good rows (truth.tsv kinds ok, ok_redirect) and
-every failing kind ends in its expected reason. Rows: $OVSEG_SYNTH_N (300; the issue's 20000-row
-check is `OVSEG_SYNTH_N=20000 .venv/bin/python tests/test_fetch_synth.py`). Prints SKIP (and
+every failing kind ends in its expected reason. Rows: $OVSEG_SYNTH_N (300; the issues' 20000-row
+checks, this one included, are tests/bench/bench_synth20k.sh). Prints SKIP (and
 passes nothing) where synth, ingest or the serve script are not in this tree yet."""
 import os
 import subprocess

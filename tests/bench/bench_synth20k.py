@@ -11,7 +11,6 @@ import json
 import os
 import re
 import resource
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -363,15 +362,15 @@ def main():
         msg = run("fetch", OVSEG, "fetch", db, "--out", out)
     finally:
         subprocess.run(["sh", SERVE, "stop", syn], capture_output=True)
-    print("     fetch: " + msg.strip().splitlines()[-1])
+    print("     " + "\n     ".join(line for line in msg.strip().splitlines() if line.startswith("fetch:")))
     fetch_wall, fetch_cpu = stages[-1][1], stages[-1][2]
     n_ok = check_crawl(syn, db, out, n)
     floor(syn, n_ok, fetch_wall, fetch_cpu)
 
     run("entities", OVSEG, "entities", db)
     free = class_free_ids(db, classes)
-    print(f"     subset: " + run("subset --top 100", OVSEG, "subset", db, "--name", "cc4m", "--top", 100)
-          .strip().splitlines()[0])
+    msg = run("subset --top 100", OVSEG, "subset", db, "--name", "cc4m", "--top", 100).strip().splitlines()
+    print("     " + "\n     ".join(line for line in msg if line.startswith("subset ") or "in any sample" in line))
     members = check_subset(db, "cc4m", free, strict=False)
     words, src = cc4m_list(t, classes)
     run("subset --entities", OVSEG, "subset", db, "--name", "cc4m_list", "--entities", words)
@@ -397,7 +396,6 @@ def main():
     print(f"\nload average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores")
     fails = [name for name, ok in results if not ok]
     print(f"{len(results) - len(fails)} passed, {len(fails)} failed")
-    shutil.rmtree(os.path.join(t, "syn", "www"), ignore_errors=True) if not os.environ.get("KEEP_TMP") else None
     sys.exit(1 if fails else 0)
 
 
