@@ -77,6 +77,10 @@ static int choose_top(ovs_db *db, int64_t k, int require_ok, int64_t *n, ovs_err
     int rc = exec_bind(db, sql, k, "choosing the top entities", e);
     if (!rc) *n = sqlite3_changes(db->h);
     if (!rc && !*n) rc = ovs_errf(e, OVS_EUSER, "%s: no entities yet (run `ovseg entities %s` first)", db->path, db->path);
+    /* a small world (e.g. `ovseg synth`) has fewer entities than K: then the top K is every noun */
+    if (!rc && *n < k)
+        ovs_warn("--top %lld: only %lld entities are in any sample, so every sample naming any entity is a member "
+                 "(--entities FILE gives a fixed list, e.g. CC4M's words)", (long long)k, (long long)*n);
     return rc;
 }
 

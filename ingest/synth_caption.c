@@ -19,15 +19,16 @@ static const char *ADJ[] = {"beautiful", "little", "big", "small", "old", "cute"
 static const char *BG_ADJ[] = {"white", "colorful", "striped", "abstract", "blurred", "gradient", "dark",
                                "pastel", "grunge", "textured", "plain", "patterned"};
 static const char *BG_NOUN[] = {"background", "backdrop", "wall", "surface"};
-/* No word of these is in the CC4M entity list (checked by tests/test_synth.c). */
+/* No word of these is in the CC4M entity list, and none has <PERSON> (the entity `people`):
+ * checked by tests/test_synth.c. */
 static const char *NO_ENTITY[] = {
-    "abstract background with colorful stripes", "<PERSON> at the premiere of the film",
+    "abstract background with colorful stripes", "the premiere of the film",
     "the best way to spend a weekend", "colorful abstract pattern", "seamless texture with a soft gradient",
-    "<PERSON> attends the awards ceremony", "sunset over the sea", "vector illustration of a geometric pattern",
+    "backstage at the awards ceremony", "sunset over the sea", "vector illustration of a geometric pattern",
     "interior design ideas", "my favourite things this week", "happy birthday!", "collection of design elements",
     "new year celebration in the city", "close-up of a textured surface", "the view from my window",
-    "<PERSON> performs on stage", "quote about life and love", "business concept", "autumn in the mountains",
-    "texture of old paper", "<PERSON>, pictured during the match", "a walk through the old town",
+    "live music on stage", "quote about life and love", "business concept", "autumn in the mountains",
+    "texture of old paper", "highlights of the match", "a walk through the old town",
     "detail of a painted wall", "watercolor pattern for your project", "day 3 of our road trip",
 };
 

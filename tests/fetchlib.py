@@ -2,6 +2,7 @@
 images (Pillow), nginx serving it on 127.0.0.1, the fault server, and databases with samples rows
 inserted directly (the way `ovseg ingest` leaves them)."""
 import atexit
+import collections
 import io
 import os
 import pwd
@@ -217,3 +218,34 @@ def decode(data):
     im = Image.open(io.BytesIO(data))
     im.load()
     return im
+
+
+SYNTH_EXPECT = {  # `ovseg synth` truth.tsv kind -> the (state, reason) outcomes a crawl may give it
+    "ok": {("ok", "ok")}, "ok_redirect": {("ok", "ok")},
+    "http403": {("failed", "http_4xx")}, "http404": {("failed", "http_4xx")}, "http410": {("failed", "http_4xx")},
+    "redirect404": {("failed", "http_4xx")}, "html": {("failed", "not_image")},
+    "truncated": {("failed", "decode_error"), ("failed", "not_image")},
+    "corrupt": {("failed", "decode_error"), ("failed", "not_image")},
+}
+
+
+def synth_crawl_outcome(syn, db):
+    """Compares a crawl of an `ovseg synth` folder with the generator's truth.tsv. Returns a dict:
+    truth {url: kind}, good (rows of kinds ok/ok_redirect), ok (samples in state ok), got
+    Counter{(kind, state, reason): n}, bad [(url, kind, state, reason)] of rows off SYNTH_EXPECT."""
+    truth = {}
+    with open(os.path.join(syn, "truth.tsv")) as f:
+        for line in f:
+            url, kind = line.rstrip("\n").split("\t")[:2]
+            truth[url] = kind
+    got = collections.Counter()
+    bad = []
+    con = sqlite3.connect(db)
+    for url, state, reason in con.execute("SELECT url, state, reason FROM samples"):
+        got[truth.get(url), state, reason] += 1
+        if (state, reason) not in SYNTH_EXPECT.get(truth.get(url), set()):
+            bad.append((url, truth.get(url), state, reason))
+    ok = con.execute("SELECT count(*) FROM samples WHERE state = 'ok'").fetchone()[0]
+    con.close()
+    good = sum(k in ("ok", "ok_redirect") for k in truth.values())
+    return {"truth": truth, "good": good, "ok": ok, "got": got, "bad": bad}

@@ -35,6 +35,10 @@ none=$(sqlite3 "$db" "SELECT count(*) FROM subset_members WHERE sample_id IN (SE
 grep -q "subset cc4m: $got members of 1203 processed samples" "$T/out" && grep -q "people" "$T/out" \
   && pass subset_prints_summary || fail subset_prints_summary "$(head -3 "$T/out")"
 
+! grep -q "entities are in any sample" "$T/err" && $OVSEG subset "$db" --name all --top 100000 >"$T/out" 2>"$T/err" \
+  && grep -q -- "--top 100000: only [0-9]* entities are in any sample" "$T/err" \
+  && pass subset_top_beyond_all_entities_warns || fail subset_top_beyond_all_entities_warns "$(cat "$T/err")"
+
 $OVSEG subset "$db" --name crawled --top 20 --require-ok >"$T/out" 2>"$T/err"
 notok=$(sqlite3 "$db" "SELECT count(*) FROM subset_members m JOIN samples s ON s.id = m.sample_id
   WHERE m.subset_id = (SELECT id FROM subsets WHERE name = 'crawled') AND s.state <> 'ok'")

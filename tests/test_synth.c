@@ -103,6 +103,8 @@ TEST(synth_captions_name_exactly_the_named_classes) {
         CHECK_MSG(!strpbrk(t, "\t\n\r"), "tab or newline in caption '%s'", t);
         person += strstr(t, "<PERSON>") != NULL;
         absent += nm.absent >= 0, partial += nm.partial, none += nm.no_entity;
+        /* <PERSON> is the entity `people` (a CC4M word): a caption naming no entity must not have it */
+        if (nm.no_entity) CHECK_MSG(!strstr(t, "<PERSON>"), "no-entity caption names <PERSON>: '%s'", t);
         int seen[64] = {0};
         char w[64];
         for (const char *p = t; *p;) {
