@@ -131,7 +131,10 @@ TEST(ingest_hash_collisions_are_rejects_not_duplicates) {
     CHECK_OK(ovs_db_open(&db, check_path("coll.db"), OVS_DB_CREATE, &e), &e);
     ovs_ingest_opts o = {.batch_lines = 37, .hash_bits = 4};
     ovs_ingest_counts c = {0};
-    CHECK_OK(ovs_ingest_file(&db, check_path("coll.tsv"), &o, &c, NULL, &e), &e);
+    ovs_ingest s;
+    CHECK_OK(ovs_ingest_begin(&s, &db, &e), &e);
+    CHECK_OK(ovs_ingest_file(&s, check_path("coll.tsv"), &o, &c, NULL, &e), &e);
+    CHECK_OK(ovs_ingest_end(&s, &e), &e);
     CHECK_EQ_INT(c.lines, 400);
     CHECK_EQ_INT(c.inserted, 16);
     CHECK_EQ_INT(c.inserted + c.duplicates + c.rejected, 400);
@@ -166,17 +169,18 @@ TEST(ingest_duplicates_across_batches_and_files) {
     fclose(b);
     ovs_db db;
     CHECK_OK(ovs_db_open(&db, check_path("d.db"), OVS_DB_CREATE, &e), &e);
-    CHECK_OK(ovs_ingest_begin(&db, &e), &e);
+    ovs_ingest s;
+    CHECK_OK(ovs_ingest_begin(&s, &db, &e), &e);
     ovs_ingest_opts o = {.batch_lines = 64};
     ovs_ingest_counts c = {0};
-    CHECK_OK(ovs_ingest_file(&db, check_path("a.tsv"), &o, &c, NULL, &e), &e);
+    CHECK_OK(ovs_ingest_file(&s, check_path("a.tsv"), &o, &c, NULL, &e), &e);
     CHECK_EQ_INT(c.inserted, 700);
     CHECK_EQ_INT(c.duplicates, 300);
-    CHECK_OK(ovs_ingest_file(&db, check_path("b.tsv"), &o, &c, NULL, &e), &e);
+    CHECK_OK(ovs_ingest_file(&s, check_path("b.tsv"), &o, &c, NULL, &e), &e);
     CHECK_EQ_INT(c.inserted, 1500);
     CHECK_EQ_INT(c.duplicates, 300 + 200);
     CHECK_EQ_INT(c.lines, 2000);
-    CHECK_OK(ovs_ingest_end(&db, &e), &e);
+    CHECK_OK(ovs_ingest_end(&s, &e), &e);
     CHECK_EQ_INT(q1(&db, "SELECT count(*) FROM samples"), 1500);
     CHECK_EQ_INT(q1(&db, "SELECT count(DISTINCT url) FROM samples"), 1500);
     /* the first occurrence is kept: line 1 of a.tsv for URL 0 */
