@@ -22,10 +22,7 @@
 
 /* ── batches ────────────────────────────────────────────────────────────────────────────── */
 
-typedef struct row {
-    int64_t hash, line;
-    uint32_t url_off, url_len, cap_off, cap_len; /* into batch.text */
-} row;
+typedef ovs_ingest_row row; /* url and caption: ranges of batch.text */
 
 typedef struct rej {
     int64_t line;
@@ -103,6 +100,7 @@ static int add_row(batch *b, int64_t line, int64_t hash, const ovs_tsv_fields *f
     row *r = &b->rows[b->nrows++];
     r->hash = hash;
     r->line = line;
+    r->id = 0;
     r->url_len = (uint32_t)f->url_len;
     r->cap_len = (uint32_t)f->caption_len;
     if (text_add(b, f->url, f->url_len, &r->url_off)) return OVS_EINTERNAL;
@@ -254,8 +252,9 @@ typedef struct writer {
 static const char *SQL_INSERT =
     "INSERT INTO samples(url, url_hash, caption, source_id, line) VALUES(?1, ?2, ?3, ?4, ?5)"
     " ON CONFLICT(url_hash) DO NOTHING";
-static const char *SQL_INSERT_BULK = /* no unique index to conflict with: the map said it is new */
-    "INSERT INTO samples(url, url_hash, caption, source_id, line) VALUES(?1, ?2, ?3, ?4, ?5)";
+static const char *SQL_INSERT_BULK = /* the whole batch (rowtab.h); the map said which rows are new */
+    "INSERT INTO samples(id, url, url_hash, caption, source_id, line)"
+    " SELECT id, url, url_hash, caption, ?1, line FROM ovs_ingest_rows";
 static const char *SQL_FIND = "SELECT url FROM samples WHERE url_hash = ?1";
 static const char *SQL_FIND_BULK = "SELECT url FROM samples WHERE id = ?1";
 static const char *SQL_REJECT = "INSERT INTO rejects(source_id, line, reason, excerpt) VALUES(?1, ?2, ?3, ?4)"
@@ -339,31 +338,34 @@ static int write_rows(writer *w, const batch *b, ovs_ingest_counts *c, ovs_err *
     return 0;
 }
 
-/* Bulk: rows in file order; a hash already in the map is a duplicate or a collision (the earliest
- * line wins: it is in the map first). */
-static int write_rows_bulk(writer *w, const batch *b, ovs_ingest_counts *c, ovs_err *e) {
-    ovs_hashset *urls = &w->s->urls;
-    sqlite3 *h = w->s->db->h;
+/* Bulk: a hash already in the map is a duplicate or a collision with a row of an earlier batch
+ * (the reader removed the repeats inside the batch; the earliest line wins: it is in the map first).
+ * The new rows get the next ids and go in with one INSERT ... SELECT from ovs_ingest_rows. */
+static int write_rows_bulk(writer *w, batch *b, ovs_ingest_counts *c, ovs_err *e) {
+    ovs_ingest *s = w->s;
     /* room for the whole batch first: sorted keys put into a table that grows on the way would
-     * crowd into its first slots (see hashset.c) */
-    int added = ovs_hashset_reserve(urls, urls->n + b->nrows);
-    for (size_t i = 0; added >= 0 && i < b->nrows; i++) {
-        const row *r = &b->rows[i];
+     * crowd into its first slots (see hashset.h) */
+    if (ovs_hashset_reserve(&s->urls, s->urls.n + b->nrows))
+        return ovs_errf(e, OVS_EINTERNAL, "%s: out of memory for the URL hashes of %zu samples", s->db->path,
+                        s->urls.n + b->nrows);
+    for (size_t i = 0; i < b->nrows; i++) {
+        row *r = &b->rows[i];
         int64_t *id;
-        added = ovs_hashset_put(urls, r->hash, &id);
-        if (added < 0) break;
-        if (!added) {
-            int rc = resolve_conflict(w, b, r, *id, c, e);
-            if (rc) return rc;
+        if (ovs_hashset_put(&s->urls, r->hash, &id) == 1) {
+            r->id = *id = s->next_id++;
             continue;
         }
-        if (insert_row(w, b, r)) return sql_fail(w->s->db, e, "inserting a sample");
-        *id = sqlite3_last_insert_rowid(h);
-        c->inserted++;
+        r->id = 0;
+        int rc = resolve_conflict(w, b, r, *id, c, e);
+        if (rc) return rc;
     }
-    if (added < 0)
-        return ovs_errf(e, OVS_EINTERNAL, "%s: out of memory for the URL hashes of %zu samples", w->s->db->path,
-                        urls->n);
+    s->rowtab = (ovs_rowtab){.rows = b->rows, .n = b->nrows, .text = b->text};
+    sqlite3_bind_int64(w->ins, 1, w->source_id);
+    int q = sqlite3_step(w->ins);
+    sqlite3_reset(w->ins);
+    s->rowtab = (ovs_rowtab){0};
+    if (q != SQLITE_DONE) return sql_fail(s->db, e, "inserting samples");
+    c->inserted += sqlite3_changes(s->db->h);
     return 0;
 }
 
@@ -371,9 +373,11 @@ static int write_rows_bulk(writer *w, const batch *b, ovs_ingest_counts *c, ovs_
 static int load_urls(ovs_ingest *s, ovs_err *e) {
     if (s->urls_loaded) return 0;
     ovs_hashset_free(&s->urls);
-    int64_t n = 0;
+    int64_t n = 0, max_id = 0;
     int rc = ovs_db_int(s->db, "SELECT count(*) FROM samples", &n, e);
+    if (!rc) rc = ovs_db_int(s->db, "SELECT coalesce(max(id), 0) FROM samples", &max_id, e);
     if (rc) return rc;
+    s->next_id = (max_id > 0 ? max_id : 0) + 1;
     if (ovs_hashset_reserve(&s->urls, (size_t)n)) /* before the keys come, in order (see hashset.h) */
         return ovs_errf(e, OVS_EINTERNAL, "%s: out of memory for the URL hashes of %lld samples", s->db->path,
                         (long long)n);
@@ -401,7 +405,7 @@ static const char *SQL_DROP_INDEXES = "DROP INDEX IF EXISTS samples_url_hash; DR
 
 /* One transaction: the rows, the rejects, and the source's lines_done and counters. The first
  * bulk batch with rows also drops the samples indexes (in the same transaction). */
-static int write_batch(writer *w, const batch *b, ovs_ingest_counts *c, ovs_err *e) {
+static int write_batch(writer *w, batch *b, ovs_ingest_counts *c, ovs_err *e) {
     if (b->lines == 0) return 0;
     ovs_ingest *s = w->s;
     ovs_db *db = s->db;
@@ -614,6 +618,8 @@ int ovs_ingest_begin(ovs_ingest *s, ovs_db *db, ovs_err *e) {
     memset(s, 0, sizeof *s);
     s->db = db;
     s->existing = -1;
+    if (ovs_rowtab_register(db->h, &s->rowtab) != SQLITE_OK)
+        return ovs_errf(e, OVS_EINTERNAL, "%s: registering ovs_ingest_rows: %s", db->path, sqlite3_errmsg(db->h));
     int rc = ovs_db_exec(db, "PRAGMA foreign_keys=OFF", e);
     if (rc) return rc;
     char mode[32];

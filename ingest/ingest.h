@@ -24,6 +24,7 @@
 
 #include "db/db.h"
 #include "ingest/hashset.h"
+#include "ingest/rowtab.h"
 #include "ingest/tsv.h"
 #include "util/progress.h"
 
@@ -48,6 +49,8 @@ typedef struct ovs_ingest {
     int bulk;           /* the samples indexes are dropped (committed): writes go the bulk way */
     int urls_loaded;    /* urls holds every samples row */
     ovs_hashset urls;   /* url_hash -> sample id, while bulk */
+    int64_t next_id;    /* the id of the next sample inserted in bulk */
+    ovs_rowtab rowtab;  /* the batch being inserted in bulk, as the table ovs_ingest_rows */
     int64_t existing;   /* samples rows when first counted; -1 before */
     double index_secs;  /* time ovs_ingest_end spent building the indexes */
 } ovs_ingest;
