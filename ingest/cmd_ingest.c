@@ -105,8 +105,8 @@ int cmd_ingest(int argc, char **argv) {
             {"columns", OVS_ARG_STR, &columns, "column order: url,caption (CC12M, default) or caption,url (CC3M)"},
             {"part", OVS_ARG_STR, &part, "i/N: keep only URLs whose hash % N == i (0-based), for N machines"},
             {"batch", OVS_ARG_COUNT, &batch_lines, "input lines per transaction (default 200000)"},
-            {"bulk", OVS_ARG_STR, &bulk, "auto (default), yes, no: drop the samples indexes while ingesting, build"
-                                         " them at the end (auto: when a file adds >= half the rows there are)"},
+            {"bulk", OVS_ARG_STR, &bulk, "auto (default), yes, no: drop the url_hash index while ingesting, build it"
+                                         " at the end (auto: when a file adds >= half the rows there are)"},
             {0}},
         .min_pos = 2, .max_pos = -1};
     char *pos[MAX_FILES + 1];

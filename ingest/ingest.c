@@ -2,12 +2,13 @@
  * and the calling thread writes each batch in one transaction together with the source's new
  * lines_done (see ingest.h), in one of two ways:
  *
- * - incremental (the samples indexes in place): the reader sorts a batch by URL hash and drops the
+ * - incremental (the url_hash index in place): the reader sorts a batch by URL hash and drops the
  *   repeats inside it. Sorted, the rows walk the UNIQUE url_hash index once from left to right
  *   instead of jumping to a random page for every row (about 3x cheaper). Sample ids follow hash
  *   order within a batch (samples.line keeps the file order).
- * - bulk (the samples indexes dropped, see ingest.h): rows in file order; duplicates are found in
- *   the in-memory url_hash -> id map, and the indexes are built once at the end. */
+ * - bulk (the UNIQUE url_hash index dropped, see ingest.h): duplicates are found in the in-memory
+ *   url_hash -> id map, a batch goes in with one INSERT ... SELECT (rowtab.h), and the index is
+ *   built once at the end (sorted batches make that sort cheaper: its input is in sorted runs). */
 #include "ingest/ingest.h"
 
 #include <limits.h>
@@ -401,10 +402,12 @@ static int load_urls(ovs_ingest *s, ovs_err *e) {
     return rc;
 }
 
-static const char *SQL_DROP_INDEXES = "DROP INDEX IF EXISTS samples_url_hash; DROP INDEX IF EXISTS samples_state";
+/* Only the UNIQUE url_hash index: rows come in id order with state 'pending', so samples_state grows
+ * at one place (cheap to keep: dropping it too cost more to rebuild than it saved, for 2M rows). */
+static const char *SQL_DROP_INDEXES = "DROP INDEX IF EXISTS samples_url_hash";
 
 /* One transaction: the rows, the rejects, and the source's lines_done and counters. The first
- * bulk batch with rows also drops the samples indexes (in the same transaction). */
+ * bulk batch with rows also drops the url_hash index (in the same transaction). */
 static int write_batch(writer *w, batch *b, ovs_ingest_counts *c, ovs_err *e) {
     if (b->lines == 0) return 0;
     ovs_ingest *s = w->s;
@@ -531,7 +534,7 @@ static int consume(pipeline *pl, writer *w, ovs_ingest_counts *c, ovs_progress *
     return rc;
 }
 
-/* Bulk or incremental for this file (see OVS_BULK_AUTO). Rebuilding the indexes costs about a
+/* Bulk or incremental for this file (see OVS_BULK_AUTO). Rebuilding the index costs about a
  * third of what keeping them up to date costs per row; 128 bytes a line is a short guess. */
 static int choose_bulk(ovs_ingest *s, const ovs_tsv *t, int64_t lines_done, const ovs_ingest_opts *o, int *bulk,
                        ovs_err *e) {
@@ -637,8 +640,11 @@ int ovs_ingest_begin(ovs_ingest *s, ovs_db *db, ovs_err *e) {
     rc = ovs_db_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_autoindex_samples_1'", &autoindex, e);
     if (rc) return rc;
     s->can_bulk = autoindex == 0;
-    s->bulk = s->can_bulk && ovs_db_indexes_missing(db); /* an interrupted bulk ingest: go on with it */
-    return s->can_bulk ? 0 : ovs_db_ensure_indexes(db, NULL, e);
+    int64_t named = 0;
+    rc = ovs_db_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'samples_url_hash'", &named, e);
+    if (rc) return rc;
+    s->bulk = s->can_bulk && named == 0; /* an interrupted bulk ingest: go on with it */
+    return s->bulk ? 0 : ovs_db_ensure_indexes(db, NULL, e);
 }
 
 int ovs_ingest_end(ovs_ingest *s, ovs_err *e) {
@@ -646,7 +652,7 @@ int ovs_ingest_end(ovs_ingest *s, ovs_err *e) {
     ovs_hashset_free(&s->urls);
     s->urls_loaded = 0;
     ovs_progress p;
-    ovs_progress_start(&p, "building the samples indexes", 0);
+    ovs_progress_start(&p, "building the url_hash index", 0);
     double t0 = ovs_now();
     /* SQLite's sorter is fastest with small in-memory runs merged through a temporary file: with
      * the 256 MiB cache and in-memory temp store of ovs_db_open the UNIQUE index took 3x longer */

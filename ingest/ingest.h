@@ -10,13 +10,13 @@
  * sources.lines_done: a kill -9 loses or duplicates nothing.
  *
  * Two ways to write (chosen per file, see ovs_ingest_opts.bulk):
- * - incremental: rows of a batch sorted by URL hash, inserted with the samples indexes in place
+ * - incremental: rows of a batch sorted by URL hash, inserted with the url_hash index in place
  *   (the UNIQUE url_hash index finds duplicates);
- * - bulk: the samples indexes are dropped (in the first batch's transaction), rows are inserted in
- *   file order, duplicates are found in an in-memory map of every url_hash (ovs_hashset), and
- *   ovs_ingest_end builds the indexes again (CREATE INDEX sorts: far cheaper than row-by-row upkeep).
- *   A run killed in between leaves the indexes missing: the next ingest goes on in bulk mode, any
- *   other verb's ovs_db_open builds them (ovs_db_ensure_indexes). */
+ * - bulk: the UNIQUE url_hash index is dropped (in the first batch's transaction), duplicates are
+ *   found in an in-memory map of every url_hash (ovs_hashset), each batch goes in with one
+ *   INSERT ... SELECT (rowtab.h), and ovs_ingest_end builds the index again (CREATE INDEX sorts:
+ *   far cheaper than row-by-row upkeep). A run killed in between leaves the index missing: the next
+ *   ingest goes on in bulk mode, any other verb's ovs_db_open builds it (ovs_db_ensure_indexes). */
 #ifndef OVS_INGEST_H
 #define OVS_INGEST_H
 
@@ -37,8 +37,8 @@ typedef struct ovs_ingest_opts {
 } ovs_ingest_opts;
 
 /* AUTO: bulk when the file is estimated to add at least half as many rows as samples already has
- * (rebuilding the indexes costs in proportion to all rows), or when an interrupted bulk ingest left
- * the indexes missing. Bulk needs the exclusive bulk-load mode (ovs_ingest_begin). */
+ * (rebuilding the index costs in proportion to all rows), or when an interrupted bulk ingest left
+ * the index missing. Bulk needs the exclusive bulk-load mode (ovs_ingest_begin). */
 enum { OVS_BULK_AUTO = 0, OVS_BULK_YES = 1, OVS_BULK_NO = 2 };
 
 /* One ingest run over one database (several files). */
@@ -46,13 +46,13 @@ typedef struct ovs_ingest {
     ovs_db *db;
     int exclusive;      /* the bulk-load mode is on: this connection holds the database alone */
     int can_bulk;       /* exclusive, and the url_hash index is a named one (not a column constraint) */
-    int bulk;           /* the samples indexes are dropped (committed): writes go the bulk way */
+    int bulk;           /* the url_hash index is dropped (committed): writes go the bulk way */
     int urls_loaded;    /* urls holds every samples row */
     ovs_hashset urls;   /* url_hash -> sample id, while bulk */
     int64_t next_id;    /* the id of the next sample inserted in bulk */
     ovs_rowtab rowtab;  /* the batch being inserted in bulk, as the table ovs_ingest_rows */
     int64_t existing;   /* samples rows when first counted; -1 before */
-    double index_secs;  /* time ovs_ingest_end spent building the indexes */
+    double index_secs;  /* time ovs_ingest_end spent building the url_hash index */
 } ovs_ingest;
 
 enum { OVS_INGEST_BATCH = 200000 };
@@ -72,7 +72,7 @@ int64_t ovs_url_hash(const char *url, size_t len, int hash_bits);
  * exclusively, rollback journal with synchronous=OFF: safe against kill -9, which loses no write
  * the OS has accepted; not against power loss; no foreign-key checks). When another connection has
  * the database open, the run stays in WAL mode (slower, never bulk). db should be opened with
- * OVS_DB_KEEP_INDEXES (indexes an interrupted bulk ingest left missing are then rebuilt only once,
+ * OVS_DB_KEEP_INDEXES (the index an interrupted bulk ingest left missing is then built only once,
  * at the end). ovs_ingest_end builds the samples indexes that are missing and returns to WAL mode;
  * call it after any begin, also after an error. */
 int ovs_ingest_begin(ovs_ingest *s, ovs_db *db, ovs_err *e);

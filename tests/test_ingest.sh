@@ -163,7 +163,7 @@ for trial in 1 2 3; do
   sleep "0.$(awk -v s="$trial$$" 'BEGIN { srand(s); printf "%02d", rand() * 40 }')"
   kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
   before=$(q "$T/k.db" "SELECT count(*) FROM samples; SELECT count(*) FROM sqlite_master WHERE name LIKE 'samples_%'" 2>/dev/null | tr '\n' ' ')
-  if [ $trial = 2 ]; then  # another verb first: it builds the indexes the killed bulk ingest had dropped
+  if [ $trial = 2 ]; then  # another verb first: it builds the index the killed bulk ingest had dropped
     $OVSEG stats "$T/k.db" >/dev/null 2>&1 || ok=0
     [ "$(q "$T/k.db" "SELECT count(*) FROM sqlite_master WHERE name IN ('samples_url_hash', 'samples_state')")" = 2 ] || ok=0
   fi
