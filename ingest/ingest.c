@@ -374,6 +374,7 @@ static int write_rows_bulk(writer *w, batch *b, ovs_ingest_counts *c, ovs_err *e
 static int load_urls(ovs_ingest *s, ovs_err *e) {
     if (s->urls_loaded) return 0;
     ovs_hashset_free(&s->urls);
+    double t0 = ovs_now();
     int64_t n = 0, max_id = 0;
     int rc = ovs_db_int(s->db, "SELECT count(*) FROM samples", &n, e);
     if (!rc) rc = ovs_db_int(s->db, "SELECT coalesce(max(id), 0) FROM samples", &max_id, e);
@@ -399,6 +400,7 @@ static int load_urls(ovs_ingest *s, ovs_err *e) {
     sqlite3_finalize(st);
     if (rc) ovs_hashset_free(&s->urls);
     else s->urls_loaded = 1;
+    if (!rc && n) ovs_debug("%s: loaded the URL hashes of %lld samples in %.2f s", s->db->path, (long long)n, ovs_now() - t0);
     return rc;
 }
 
