@@ -1,8 +1,8 @@
 /* rowtab.h — the rows of one ingest batch (held in memory) as an SQLite table, so that the bulk
  * ingest path inserts a whole batch with ONE statement:
  *
- *   INSERT INTO samples(id, url, url_hash, caption, source_id, line)
- *     SELECT id, url, url_hash, caption, ?1, line FROM ovs_ingest_rows
+ *   INSERT INTO samples(url, url_hash, caption, source_id, line)
+ *     SELECT url, url_hash, caption, ?1, line FROM ovs_ingest_rows
  *
  * Stepping one INSERT ... SELECT is about twice as fast as binding and stepping a one-row INSERT per
  * row (the per-statement work of sqlite3_step/reset is done once). ovs_ingest_rows is an eponymous
@@ -18,7 +18,7 @@
 /* One checked input line; url and caption are byte ranges of the batch's text. */
 typedef struct ovs_ingest_row {
     int64_t hash, line;
-    int64_t id; /* the sample id to insert it as; <= 0: not inserted (a duplicate or a collision) */
+    int64_t id; /* the sample id it gets; <= 0: not inserted (a duplicate or a collision) */
     uint32_t url_off, url_len, cap_off, cap_len;
 } ovs_ingest_row;
 
