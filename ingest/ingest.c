@@ -662,17 +662,21 @@ int ovs_ingest_end(ovs_ingest *s, ovs_err *e) {
     ovs_db *db = s->db;
     ovs_hashset_free(&s->urls);
     s->urls_loaded = 0;
-    ovs_progress p;
-    ovs_progress_start(&p, "building the url_hash index", 0);
-    double t0 = ovs_now();
-    /* SQLite's sorter is fastest with small in-memory runs merged through a temporary file: with
-     * the 256 MiB cache and in-memory temp store of ovs_db_open the UNIQUE index took 3x longer */
-    int made = 0, rc = ovs_db_exec(db, "PRAGMA cache_size=-2000; PRAGMA temp_store=DEFAULT; PRAGMA mmap_size=1099511627776", e);
-    if (!rc) rc = ovs_db_ensure_indexes(db, &made, e); /* still holding the database alone */
-    ovs_db_exec(db, "PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0", NULL);
-    ovs_progress_end(&p);
-    s->index_secs = ovs_now() - t0;
-    if (made) ovs_debug("%s: built %d index(es) of samples in %.2f s", db->path, made, s->index_secs);
+    int made = 0, rc = 0;
+    if (ovs_db_indexes_missing(db)) { /* still holding the database alone */
+        ovs_progress p;
+        ovs_progress_start(&p, "building the url_hash index", 0);
+        ovs_progress_update(&p, 0, NULL);
+        double t0 = ovs_now();
+        /* SQLite's sorter is fastest with small in-memory runs merged through a temporary file: with
+         * the 256 MiB cache and in-memory temp store of ovs_db_open the UNIQUE index took 3x longer */
+        rc = ovs_db_exec(db, "PRAGMA cache_size=-2000; PRAGMA temp_store=DEFAULT; PRAGMA mmap_size=1099511627776", e);
+        if (!rc) rc = ovs_db_ensure_indexes(db, &made, e);
+        ovs_db_exec(db, "PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=0", NULL);
+        ovs_progress_end(&p);
+        s->index_secs = ovs_now() - t0;
+        ovs_debug("%s: built %d index(es) of samples in %.2f s", db->path, made, s->index_secs);
+    }
     if (!rc) s->bulk = 0;
     char mode[32];
     ovs_err e2 = {0};
