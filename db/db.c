@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/progress.h"
 
 /* Generated at build time from sql/schema.sql and sql/migrations/NNN-*.sql (see Makefile). */
@@ -98,6 +99,9 @@ static int migrate(ovs_db *db, ovs_err *e) {
 static int configure(ovs_db *db, ovs_err *e) {
     sqlite3_busy_timeout(db->h, 30000);
     sqlite3_extended_result_codes(db->h, 1);
+    /* 16 KiB pages (new databases only; no effect on an existing file): ingest writes ~14% less CPU
+     * than with 4 KiB (docs/ingest.md), at the cost of bigger WAL frames for one-row updates. */
+    if (ovs_db_exec(db, "PRAGMA page_size=16384", e)) return e->code;
     if (ovs_db_exec(db, "PRAGMA journal_mode=WAL", e)) return e->code;
     return ovs_db_exec(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-262144;"
                            " PRAGMA temp_store=MEMORY", e);
@@ -111,7 +115,8 @@ int ovs_db_open(ovs_db *db, const char *path, int flags, ovs_err *e) {
     if (exists && S_ISDIR(st.st_mode)) return ovs_errf(e, OVS_EUSER, "%s: is a directory, not a database", path);
     if (!exists && !(flags & OVS_DB_CREATE))
         return ovs_errf(e, OVS_EUSER, "%s: no such database (create it with: ovseg init %s)", path, path);
-    int oflags = SQLITE_OPEN_READWRITE | (flags & OVS_DB_CREATE ? SQLITE_OPEN_CREATE : 0);
+    int oflags = SQLITE_OPEN_READWRITE | (flags & OVS_DB_CREATE ? SQLITE_OPEN_CREATE : 0) |
+                 (flags & OVS_DB_ONE_THREAD ? SQLITE_OPEN_NOMUTEX : 0);
     if (sqlite3_open_v2(path, &db->h, oflags, NULL) != SQLITE_OK) {
         int rc = ovs_errf(e, OVS_EUSER, "%s: cannot open database: %s", path,
                           db->h ? sqlite3_errmsg(db->h) : "out of memory");
@@ -134,8 +139,58 @@ int ovs_db_open(ovs_db *db, const char *path, int flags, ovs_err *e) {
     if (ntables == 0 && (flags & OVS_DB_CREATE)) rc = create_schema(db, e);
     else if (!is_ovseg_db(db)) rc = ovs_errf(e, OVS_EUSER, "%s: not an ovseg database", path);
     else rc = migrate(db, e);
+    if (!rc && !(flags & OVS_DB_KEEP_INDEXES)) {
+        int made = 0;
+        double t0 = ovs_now();
+        rc = ovs_db_ensure_indexes(db, &made, e);
+        if (made) ovs_info("%s: built %d missing index(es) of samples in %.1f s (a bulk ingest was interrupted)",
+                           path, made, ovs_now() - t0);
+    }
     if (rc) ovs_db_close(db);
     return rc;
+}
+
+/* The indexes of samples, as in sql/schema.sql. The UNIQUE one may also be the automatic index of
+ * databases created when url_hash was a UNIQUE column (that one is never dropped). */
+static const struct {
+    const char *names, *sql;
+} SAMPLES_INDEXES[] = {
+    {"'samples_url_hash','sqlite_autoindex_samples_1'", "CREATE UNIQUE INDEX IF NOT EXISTS samples_url_hash ON samples(url_hash)"},
+    {"'samples_state'", "CREATE INDEX IF NOT EXISTS samples_state ON samples(state)"},
+};
+enum { N_SAMPLES_INDEXES = sizeof SAMPLES_INDEXES / sizeof SAMPLES_INDEXES[0] };
+
+static int index_exists(ovs_db *db, const char *names, int *yes, ovs_err *e) {
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'samples'"
+                              " AND name IN (%s)", names);
+    int64_t n = 0;
+    int rc = ovs_db_int(db, sql, &n, e);
+    *yes = n > 0;
+    return rc;
+}
+
+int ovs_db_indexes_missing(ovs_db *db) {
+    for (int i = 0; i < N_SAMPLES_INDEXES; i++) {
+        int yes = 1;
+        if (index_exists(db, SAMPLES_INDEXES[i].names, &yes, NULL) == 0 && !yes) return 1;
+    }
+    return 0;
+}
+
+int ovs_db_ensure_indexes(ovs_db *db, int *created, ovs_err *e) {
+    int n = 0;
+    for (int i = 0; i < N_SAMPLES_INDEXES; i++) {
+        int yes;
+        int rc = index_exists(db, SAMPLES_INDEXES[i].names, &yes, e);
+        if (rc) return rc;
+        if (yes) continue;
+        if (ovs_db_exec(db, SAMPLES_INDEXES[i].sql, e))
+            return ovs_errctx(e, "building index %d of samples", i + 1);
+        n++;
+    }
+    if (created) *created = n;
+    return 0;
 }
 
 void ovs_db_close(ovs_db *db) {

@@ -13,8 +13,13 @@
 
 enum { MAX_FILES = 4096 };
 
-static int parse_opts(ovs_ingest_opts *o, const char *columns, const char *part, int64_t batch_lines, ovs_err *e) {
+static int parse_opts(ovs_ingest_opts *o, const char *columns, const char *part, int64_t batch_lines,
+                      const char *bulk, ovs_err *e) {
     memset(o, 0, sizeof *o);
+    if (!strcmp(bulk, "yes")) o->bulk = OVS_BULK_YES;
+    else if (!strcmp(bulk, "no")) o->bulk = OVS_BULK_NO;
+    else if (strcmp(bulk, "auto"))
+        return ovs_errf(e, OVS_EUSER, "--bulk: expected auto, yes or no, got '%s'", bulk);
     if (!strcmp(columns, "caption,url")) o->caption_first = 1;
     else if (strcmp(columns, "url,caption"))
         return ovs_errf(e, OVS_EUSER, "--columns: expected url,caption or caption,url, got '%s'", columns);
@@ -70,7 +75,7 @@ static int check_files(char **files, int n, ovs_err *e) {
     return 0;
 }
 
-static int ingest_all(ovs_db *db, char **files, int n, const ovs_ingest_opts *o, ovs_ingest_counts *total,
+static int ingest_all(ovs_ingest *s, char **files, int n, const ovs_ingest_opts *o, ovs_ingest_counts *total,
                       int *done, ovs_err *e) {
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
@@ -78,7 +83,7 @@ static int ingest_all(ovs_db *db, char **files, int n, const ovs_ingest_opts *o,
         ovs_progress p;
         ovs_progress_start(&p, files[i], 0);
         double t0 = ovs_now();
-        rc = ovs_ingest_file(db, files[i], o, &c, &p, e);
+        rc = ovs_ingest_file(s, files[i], o, &c, &p, e);
         ovs_progress_end(&p);
         if (!rc || c.lines) print_summary(files[i], &c, ovs_now() - t0); /* the part that was committed */
         ovs_ingest_counts_add(total, &c);
@@ -89,7 +94,7 @@ static int ingest_all(ovs_db *db, char **files, int n, const ovs_ingest_opts *o,
 
 int cmd_ingest(int argc, char **argv) {
     ovs_err e = {0};
-    const char *columns = "url,caption", *part = NULL;
+    const char *columns = "url,caption", *part = NULL, *bulk = "auto";
     int64_t batch_lines = OVS_INGEST_BATCH;
     const ovs_cmd_spec spec = {
         .verb = "ingest", .usage = "DB FILE...",
@@ -100,6 +105,8 @@ int cmd_ingest(int argc, char **argv) {
             {"columns", OVS_ARG_STR, &columns, "column order: url,caption (CC12M, default) or caption,url (CC3M)"},
             {"part", OVS_ARG_STR, &part, "i/N: keep only URLs whose hash % N == i (0-based), for N machines"},
             {"batch", OVS_ARG_COUNT, &batch_lines, "input lines per transaction (default 200000)"},
+            {"bulk", OVS_ARG_STR, &bulk, "auto (default), yes, no: drop the url_hash index while ingesting, build it"
+                                         " at the end (auto: when a file adds >= half the rows there are)"},
             {0}},
         .min_pos = 2, .max_pos = -1};
     char *pos[MAX_FILES + 1];
@@ -107,11 +114,11 @@ int cmd_ingest(int argc, char **argv) {
     if (rc) return ovs_cli_finish("ingest", rc, &e);
     ovs_ingest_opts o;
     if (np > MAX_FILES + 1) rc = ovs_errf(&e, OVS_EUSER, "at most %d files at once", MAX_FILES);
-    if (!rc) rc = parse_opts(&o, columns, part, batch_lines, &e);
+    if (!rc) rc = parse_opts(&o, columns, part, batch_lines, bulk, &e);
     if (!rc) rc = check_files(pos + 1, np - 1, &e);
     if (rc) return ovs_cli_finish("ingest", rc, &e);
     ovs_db db;
-    if ((rc = ovs_db_open(&db, pos[0], 0, &e))) return ovs_cli_finish("ingest", rc, &e);
+    if ((rc = ovs_db_open(&db, pos[0], OVS_DB_KEEP_INDEXES | OVS_DB_ONE_THREAD, &e))) return ovs_cli_finish("ingest", rc, &e);
     if ((rc = ovs_db_run_start(&db, "ingest", argc, argv, &e))) {
         ovs_errf(&e, OVS_EUSER, "%s: cannot write to the database: %s", pos[0], sqlite3_errmsg(db.h));
         ovs_db_close(&db);
@@ -120,10 +127,11 @@ int cmd_ingest(int argc, char **argv) {
     ovs_ingest_counts total = {0};
     int done = 0;
     double t0 = ovs_now();
-    rc = ovs_ingest_begin(&db, &e);
-    if (!rc) rc = ingest_all(&db, pos + 1, np - 1, &o, &total, &done, &e);
+    ovs_ingest s;
+    rc = ovs_ingest_begin(&s, &db, &e);
+    if (!rc) rc = ingest_all(&s, pos + 1, np - 1, &o, &total, &done, &e);
     ovs_err e2 = {0};
-    int rc2 = ovs_ingest_end(&db, &e2);
+    int rc2 = ovs_ingest_end(&s, &e2);
     if (done > 1) print_summary("total", &total, ovs_now() - t0);
     ovs_buf js = {0};
     counts_json(&js, done, &total);

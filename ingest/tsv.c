@@ -194,6 +194,13 @@ int ovs_tsv_next(ovs_tsv *t, ovs_tsv_line *l, ovs_err *e) {
     }
 }
 
+int64_t ovs_tsv_size_guess(const ovs_tsv *t) {
+    struct stat st;
+    if (stat(t->path, &st) != 0) return 0;
+    int compressed = t->a && archive_filter_count(t->a) > 1; /* the last filter is the file itself */
+    return (int64_t)st.st_size * (compressed ? 3 : 1);
+}
+
 void ovs_tsv_close(ovs_tsv *t) {
     if (t->a) archive_read_free(t->a);
     free(t->buf);

@@ -71,5 +71,8 @@ int ovs_tsv_open(ovs_tsv *t, const char *path, ovs_err *e);
  * all returned. A last line without '\n' is returned as a line. */
 int ovs_tsv_next(ovs_tsv *t, ovs_tsv_line *l, ovs_err *e);
 void ovs_tsv_close(ovs_tsv *t);
+/* A rough guess of the file's decompressed size in bytes (its size, times 3 when compressed), for
+ * choosing how to ingest it; never a limit. */
+int64_t ovs_tsv_size_guess(const ovs_tsv *t);
 
 #endif

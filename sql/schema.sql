@@ -38,7 +38,7 @@ CREATE TABLE sources (
 CREATE TABLE samples (
   id           INTEGER PRIMARY KEY,
   url          TEXT NOT NULL,
-  url_hash     INTEGER NOT NULL UNIQUE, -- ovs_hash64(url) as signed 64-bit; the dedupe key
+  url_hash     INTEGER NOT NULL,        -- ovs_hash64(url) as signed 64-bit; the dedupe key (unique: index below)
   caption      TEXT NOT NULL,
   source_id    INTEGER NOT NULL REFERENCES sources(id),
   line         INTEGER NOT NULL,        -- 1-based line in the source file
@@ -61,6 +61,10 @@ CREATE TABLE samples (
   -- entities
   entities_version TEXT                 -- rules hash the entities were extracted with; NULL = not yet
 );
+-- Named indexes, not column constraints: a large ingest drops them and builds them again at its
+-- end (much faster than keeping them up to date row by row); db/db.c creates any that an
+-- interrupted ingest left missing when the database is opened (it keeps their SQL: edit both).
+CREATE UNIQUE INDEX samples_url_hash ON samples(url_hash);
 CREATE INDEX samples_state ON samples(state);
 
 CREATE TABLE rejects (

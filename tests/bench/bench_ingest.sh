@@ -3,6 +3,8 @@
 # repeated, each URL made unique), plain and gzipped, against baselines measured in the same run:
 # the raw read rate (cat / zcat into wc -l) and the sqlite3 CLI's .import of the same file into a
 # plain table (no index, no checks). Prints a table; no assertion (the goal is in docs/ingest.md).
+# Under each ovseg row, from `ovseg -v`: the way taken (bulk/incremental), the writer and reader
+# threads' CPU seconds and the time spent building the url_hash index at the end.
 #   sh tests/bench/bench_ingest.sh [LINES]
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,8 +35,9 @@ row() {
   t1=$(now); cpu >"$B/c1"
   c0=$(cat "$B/c0"); c1=$(cat "$B/c1")
   printf '%-42s %s\n' "$name" "$(rate "$t0" "$t1" "$c0" "$c1")"
+  sed -n 's/^debug: [^ ]*: /    /p' "$B/err"   # ovseg -v: per-thread CPU, index build
 }
-ingest() { rm -f "$B/db"*; "$OVSEG" init "$B/db" 2>/dev/null; "$OVSEG" ingest "$B/db" "$@"; }
+ingest() { rm -f "$B/db"*; "$OVSEG" init "$B/db" 2>/dev/null; "$OVSEG" -v ingest "$B/db" "$@"; }
 sqlite_import() {
   rm -f "$B/imp.db"*
   sqlite3 "$B/imp.db" "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; CREATE TABLE t(url TEXT, caption TEXT);" >/dev/null
@@ -49,7 +52,8 @@ row "baseline: sqlite3 .import, plain table" sqlite_import "$B/big.tsv"
 row "ovseg ingest, plain" ingest "$B/big.tsv"
 plain=$(( $(sqlite3 "$B/db" "SELECT count(*) FROM samples") ))
 row "ovseg ingest, gzip" ingest "$B/big.tsv.gz"
-row "ovseg ingest, again (nothing new)" "$OVSEG" ingest "$B/db" "$B/big.tsv.gz"
+row "ovseg ingest, again (nothing new)" "$OVSEG" -v ingest "$B/db" "$B/big.tsv.gz"
+row "ovseg ingest --bulk no, plain" ingest --bulk no "$B/big.tsv"
 [ "$plain" = "$N" ] || echo "WARNING: $plain rows inserted, expected $N"
 echo "goal: ingest >= 1,000,000 rows/s; gzip within 1.5x of plain (cpu = user + sys of all threads;"
 echo "wall figures are only meaningful when the load above is below the core count)"

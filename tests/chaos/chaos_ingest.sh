@@ -29,7 +29,8 @@ snapshot() { # the end state, in a canonical order
 checks() { # db -> "" when fine, else why
   [ "$(sqlite3 "$1" 'PRAGMA integrity_check')" = ok ] || { echo "integrity_check failed"; return; }
   d=$(sqlite3 "$1" 'SELECT count(*) - count(DISTINCT url) FROM samples'); [ "$d" = 0 ] || { echo "$d duplicated samples"; return; }
-  d=$(sqlite3 "$1" 'SELECT count(*) FROM (SELECT line FROM rejects GROUP BY source_id, line HAVING count(*) > 1)'); [ "$d" = 0 ] || echo "$d duplicated rejects"
+  d=$(sqlite3 "$1" 'SELECT count(*) FROM (SELECT line FROM rejects GROUP BY source_id, line HAVING count(*) > 1)'); [ "$d" = 0 ] || { echo "$d duplicated rejects"; return; }
+  d=$(sqlite3 "$1" "SELECT count(*) FROM sqlite_master WHERE name IN ('samples_url_hash', 'samples_state')"); [ "$d" = 2 ] || echo "samples indexes missing after the last run"
 }
 
 "$OVSEG" -q init "$T/ref.db" || exit 2
