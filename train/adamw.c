@@ -92,6 +92,11 @@ void ovs_adamw_step(ovs_adamw *o, float *params, const float *grads, const ovs_p
  * same bits whatever the thread count (an OpenMP reduction combines partial sums in varying order). */
 enum { CHUNK = 1 << 16 };
 
+static void scale_range(float *g, size_t lo, size_t hi, float c) {
+#pragma omp simd
+    for (size_t i = lo; i < hi; i++) g[i] *= c;
+}
+
 double ovs_clip_grad_norm(float *grads, const ovs_param *table, int n, double max_norm) {
     size_t total = trainable_numel(table, n), nchunks = (total + CHUNK - 1) / CHUNK;
     double stack[256], *part = nchunks <= 256 ? stack : malloc(nchunks * sizeof *part);
@@ -117,7 +122,7 @@ double ovs_clip_grad_norm(float *grads, const ovs_param *table, int n, double ma
             size_t from = ch * CHUNK, to = from + CHUNK < total ? from + CHUNK : total;
             FOR_PIECES(table, n, from, to, {
                 float *g = grads + table[k].offset;
-                for (size_t i = lo; i < hi; i++) g[i] *= c;
+                scale_range(g, lo, hi, c);
             });
         }
     }

@@ -121,6 +121,29 @@ static void colsum_add(float *db, float *dw, const float *g, int ldg, const floa
     }
 }
 
+/* sum[c] += sum_i x[i,c] and sq[c] += sum_i x[i,c]^2 in double, each column added row by row in
+ * order (the bits of a plain column loop), walking memory row by row: each thread owns a block of
+ * columns. */
+void colstats_add(double *sum, double *sq, const float *x, int N, int C) {
+#pragma omp parallel if ((size_t)N * C >= PAR_MIN)
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+        int c0 = (int)((long)C * t / T), c1 = (int)((long)C * (t + 1) / T);
+        double s1[256], s2[256];
+        for (int b0 = c0; b0 < c1; b0 += 256) {
+            int m = c1 - b0 < 256 ? c1 - b0 : 256;
+            memset(s1, 0, sizeof(double) * (size_t)m);
+            memset(s2, 0, sizeof(double) * (size_t)m);
+            for (int i = 0; i < N; i++) {
+                const float *xr = x + (size_t)i * C + b0;
+#pragma omp simd
+                for (int c = 0; c < m; c++) { double v = xr[c]; s1[c] += v; s2[c] += v * v; }
+            }
+            for (int c = 0; c < m; c++) { sum[b0 + c] += s1[c]; sq[b0 + c] += s2[c]; }
+        }
+    }
+}
+
 /* out[N,Cout] = inp[N,Cin] @ W^T + b */
 void linear_forward(float *out, int ldo, const float *inp, int ldi, const float *W, const float *b,
                     int N, int Cin, int Cout) {
