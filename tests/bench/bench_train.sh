@@ -46,14 +46,17 @@ for cfgname in ${BENCH_CONFIGS:-vit384 tiny}; do
   echo
   echo "### $cfgname"
   # shellcheck disable=SC2086
+  l_c=$(cut -d' ' -f1 /proc/loadavg)
   build/bench/bench_train_step "$ccfg" "$B" "$W" "$S" "$t/shapes-$cfgname.txt" > "$t/c-$cfgname.txt" 2>&1 ||
     { cat "$t/c-$cfgname.txt"; echo "ovseg step failed"; exit 1; }
   build/bench/bench_sgemm "$t/shapes-$cfgname.txt" "$TH" > "$t/g-$cfgname.txt"
   # shellcheck disable=SC2086
+  l_e=$(cut -d' ' -f1 /proc/loadavg)
   $PY tests/bench/bench_train_torch.py eager "$preset" "$B" "$W" "$S" $kv > "$t/e-$cfgname.txt" 2>"$t/e-$cfgname.err" ||
     { tail -5 "$t/e-$cfgname.err"; echo "eager twin failed"; }
-  comp="skipped"
+  comp="skipped"; l_k=-
   if [ "$CT" -gt 0 ]; then
+    l_k=$(cut -d' ' -f1 /proc/loadavg)
     # shellcheck disable=SC2086
     if timeout "$CT" $PY tests/bench/bench_train_torch.py compile "$preset" "$B" "$W" "$S" $kv > "$t/k-$cfgname.txt" 2>"$t/k-$cfgname.err"; then
       comp=ok
@@ -66,6 +69,7 @@ for cfgname in ${BENCH_CONFIGS:-vit384 tiny}; do
   [ -f "$k" ] || : > "$k"
   echo "OpenBLAS core (ovseg): $(get "$c" openblas_core), sgemm bench: $(get "$g" sgemm_core); torch $(get "$e" torch_version), $(get "$e" torch_threads) threads"
   echo "parameters: ovseg $(get "$c" params) (incl. BatchNorm buffers), twin $(get "$e" params)"
+  echo "load average (1 min) when each side started: ovseg $l_c, eager $l_e, compile $l_k"
   echo "torch.compile: $comp (first step incl. compilation: $(get "$k" first_step_s) s)"
   sed -n '/^per-part time/,$p' "$c"
   sed -n '/^sgemm baseline/,$p' "$g"
@@ -75,11 +79,11 @@ for cfgname in ${BENCH_CONFIGS:-vit384 tiny}; do
        "total $(get "$c" mem_analytic_mib) MiB; peak RSS $(get "$c" peak_rss_mib) MiB = $(get "$c" rss_over_analytic) x analytic"
   ci=$(get "$c" images_per_s); ei=$(get "$e" images_per_s); ki=$(get "$k" images_per_s)
   rows="$rows
-| $cfgname | $ci | ${ei:--} | ${ki:-$comp} | $(ratio "$ci" "$ei") | $(ratio "$ci" "$ki") | $(get "$c" step_gflop) | $(get "$c" achieved_gflops) | $(get "$g" sgemm_gflops) | $(ratio "$(get "$c" achieved_gflops)" "$(get "$g" sgemm_gflops)") | $(get "$g" sgemm_peak) | $(ratio "$(get "$c" achieved_gflops)" "$(get "$g" sgemm_peak)") | $(ratio "$(rate "$c" "$ei")" "$(get "$g" sgemm_peak)") | $(ratio "$(rate "$c" "$ki")" "$(get "$g" sgemm_peak)") | $(get "$c" peak_rss_mib) | ${ei:+$(get "$e" peak_rss_mib)} | ${ki:+$(get "$k" peak_rss_mib)} | $(get "$c" rss_over_analytic) |"
+| $cfgname | $ci | ${ei:--} | ${ki:-$comp} | $(ratio "$ci" "$ei") | $(ratio "$ci" "$ki") | $(get "$c" step_gflop) | $(get "$c" achieved_gflops) | $(get "$g" sgemm_gflops) | $(ratio "$(get "$c" achieved_gflops)" "$(get "$g" sgemm_gflops)") | $(get "$g" sgemm_peak) | $(ratio "$(get "$c" achieved_gflops)" "$(get "$g" sgemm_peak)") | $(ratio "$(rate "$c" "$ei")" "$(get "$g" sgemm_peak)") | $(ratio "$(rate "$c" "$ki")" "$(get "$g" sgemm_peak)") | $(get "$c" step_cpu_s) | ${ei:+$(get "$e" step_cpu_s)} | $(ratio "$(get "$e" step_cpu_s)" "$(get "$c" step_cpu_s)") | $(get "$c" peak_rss_mib) | ${ei:+$(get "$e" peak_rss_mib)} | ${ki:+$(get "$k" peak_rss_mib)} | $(get "$c" rss_over_analytic) |"
 done
 
 echo
-echo "| config | ovseg img/s | eager img/s | compile img/s | ovseg/eager | ovseg/compile | GFLOP/step | ovseg GFLOP/s | sgemm GFLOP/s (step shapes) | achieved/sgemm | sgemm peak GFLOP/s | ovseg/peak | eager/peak | compile/peak | ovseg RSS MiB | eager RSS MiB | compile RSS MiB | ovseg RSS/analytic |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|$rows"
+echo "| config | ovseg img/s | eager img/s | compile img/s | ovseg/eager | ovseg/compile | GFLOP/step | ovseg GFLOP/s | sgemm GFLOP/s (step shapes) | achieved/sgemm | sgemm peak GFLOP/s | ovseg/peak | eager/peak | compile/peak | ovseg CPU s/step | eager CPU s/step | eager/ovseg CPU | ovseg RSS MiB | eager RSS MiB | compile RSS MiB | ovseg RSS/analytic |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|$rows"
 echo
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared; figures under load are noisy)"
