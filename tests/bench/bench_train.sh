@@ -9,7 +9,8 @@
 # memory and a per-part time breakdown.
 #
 # Environment: BENCH_BATCH (32), BENCH_WARMUP (2), BENCH_STEPS (5), BENCH_THREADS (2),
-# BENCH_COMPILE_TIMEOUT seconds (900; 0 skips torch.compile), BENCH_CONFIGS ("vit384 tiny").
+# BENCH_COMPILE_TIMEOUT seconds (900; 0 skips torch.compile), BENCH_CONFIGS ("vit384 tiny"),
+# BENCH_WAIT_POLICY (passive, as the ovseg binary uses; "default" for libgomp's spinning).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -17,6 +18,11 @@ unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 B=${BENCH_BATCH:-32}; W=${BENCH_WARMUP:-2}; S=${BENCH_STEPS:-5}; TH=${BENCH_THREADS:-2}
 CT=${BENCH_COMPILE_TIMEOUT:-900}
 export OMP_NUM_THREADS="$TH"
+# The `ovseg` binary waits passively in OpenMP unless told otherwise (ovseg.c re-executes itself
+# with OMP_WAIT_POLICY=passive: spinning threads stall steps on a busy machine); both sides run
+# with the same policy, BENCH_WAIT_POLICY (passive; "default" leaves libgomp's spinning default).
+WP=${BENCH_WAIT_POLICY:-passive}
+if [ "$WP" = default ]; then unset OMP_WAIT_POLICY; else export OMP_WAIT_POLICY="$WP"; fi
 make -s build/bench/bench_train_step build/bench/bench_sgemm >/dev/null
 t=$(mktemp -d "${TMPDIR:-/tmp}/ovseg-bench-train-XXXXXX")
 trap 'rm -rf "$t"' EXIT
@@ -25,7 +31,7 @@ PY=.venv/bin/python
 # the issue's config as overrides of the paper preset (same keys for the C config file and the twin)
 VIT384="width=384 heads=6 depth0=3 depth1=3 text_width=256 text_heads=4 text_layers=4 text_ff=1024 text_len=32 drop_path=0"
 
-echo "cores: $(nproc), threads per side: $TH, batch $B, median of $S steps after $W warm-up steps"
+echo "cores: $(nproc), threads per side: $TH, batch $B, median of $S steps after $W warm-up steps, OpenMP wait policy (both sides): $WP"
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 $PY -c 'import re, torch; c = torch.__config__.show(); b = re.search(r"BLAS_INFO=(\w+)", c); print("torch", torch.__version__, "BLAS:", b.group(1) if b else "?", "| oneDNN:", "yes" if "MKL-DNN" in c else "no")' 2>/dev/null || true
 
