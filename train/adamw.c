@@ -9,6 +9,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#ifdef __SSE__
+#include <xmmintrin.h>
+#endif
 
 int ovs_adamw_init(ovs_adamw *o, size_t numel, ovs_err *e) {
     memset(o, 0, sizeof *o);
@@ -28,9 +31,26 @@ void ovs_adamw_free(ovs_adamw *o) {
     o->m = o->v = NULL;
 }
 
-/* Elements [lo, hi) of one tensor: torch's _single_tensor_adam with decoupled weight decay. */
+/* Elements [lo, hi) of one tensor: torch's _single_tensor_adam with decoupled weight decay.
+ * On x86-64 four lanes at a time with SSE (the compiler will not vectorise sqrtf while it may set
+ * errno): the same operations in the same order, each correctly rounded, so the same bits. */
 static void update(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t lo, size_t hi,
                    float decay_mul, float w1, float b2, float one_minus_b2, float bc2_sqrt, float eps, float neg_step) {
+#ifdef __SSE__
+    const __m128 kd = _mm_set1_ps(decay_mul), kw1 = _mm_set1_ps(w1), kb2 = _mm_set1_ps(b2),
+                 komb2 = _mm_set1_ps(one_minus_b2), kbc = _mm_set1_ps(bc2_sqrt), keps = _mm_set1_ps(eps),
+                 kstep = _mm_set1_ps(neg_step);
+    for (; lo + 4 <= hi; lo += 4) {
+        __m128 gi = _mm_loadu_ps(g + lo), mo = _mm_loadu_ps(m + lo), vo = _mm_loadu_ps(v + lo);
+        __m128 pi = _mm_mul_ps(_mm_loadu_ps(p + lo), kd);
+        __m128 mi = _mm_add_ps(mo, _mm_mul_ps(kw1, _mm_sub_ps(gi, mo)));
+        __m128 vi = _mm_add_ps(_mm_mul_ps(vo, kb2), _mm_mul_ps(_mm_mul_ps(komb2, gi), gi));
+        __m128 denom = _mm_add_ps(_mm_div_ps(_mm_sqrt_ps(vi), kbc), keps);
+        _mm_storeu_ps(p + lo, _mm_add_ps(pi, _mm_mul_ps(kstep, _mm_div_ps(mi, denom))));
+        _mm_storeu_ps(m + lo, mi);
+        _mm_storeu_ps(v + lo, vi);
+    }
+#endif
     for (size_t i = lo; i < hi; i++) {
         float pi = p[i] * decay_mul;                    /* param.mul_(1 - lr * wd) */
         float mi = m[i] + w1 * (g[i] - m[i]);           /* exp_avg.lerp_(grad, 1 - beta1) */
@@ -92,6 +112,26 @@ void ovs_adamw_step(ovs_adamw *o, float *params, const float *grads, const ovs_p
  * same bits whatever the thread count (an OpenMP reduction combines partial sums in varying order). */
 enum { CHUNK = 1 << 16 };
 
+/* sum of g[i]^2 over [lo, hi) in double: four interleaved partial sums (four independent add
+ * chains instead of one), combined in a fixed order */
+static double sumsq(const float *g, size_t lo, size_t hi) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = lo;
+    for (; i + 4 <= hi; i += 4) {
+        s0 += (double)g[i] * g[i];
+        s1 += (double)g[i + 1] * g[i + 1];
+        s2 += (double)g[i + 2] * g[i + 2];
+        s3 += (double)g[i + 3] * g[i + 3];
+    }
+    for (; i < hi; i++) s0 += (double)g[i] * g[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+static void scale_range(float *g, size_t lo, size_t hi, float c) {
+#pragma omp simd
+    for (size_t i = lo; i < hi; i++) g[i] *= c;
+}
+
 double ovs_clip_grad_norm(float *grads, const ovs_param *table, int n, double max_norm) {
     size_t total = trainable_numel(table, n), nchunks = (total + CHUNK - 1) / CHUNK;
     double stack[256], *part = nchunks <= 256 ? stack : malloc(nchunks * sizeof *part);
@@ -102,8 +142,7 @@ double ovs_clip_grad_norm(float *grads, const ovs_param *table, int n, double ma
         size_t from = c * CHUNK, to = from + CHUNK < total ? from + CHUNK : total;
         double s = 0;
         FOR_PIECES(table, n, from, to, {
-            const float *g = grads + table[k].offset;
-            for (size_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
+            s += sumsq(grads + table[k].offset, lo, hi);
         });
         part[c] = s;
     }
@@ -117,7 +156,7 @@ double ovs_clip_grad_norm(float *grads, const ovs_param *table, int n, double ma
             size_t from = ch * CHUNK, to = from + CHUNK < total ? from + CHUNK : total;
             FOR_PIECES(table, n, from, to, {
                 float *g = grads + table[k].offset;
-                for (size_t i = lo; i < hi; i++) g[i] *= c;
+                scale_range(g, lo, hi, c);
             });
         }
     }

@@ -65,13 +65,7 @@ void proj_running_only(const ovs_config *c, const p_proj *pp, float *P, const fl
     for (size_t r0 = 0; r0 < N; r0 += chunk_rows) {
         int n = (int)(N - r0 < chunk_rows ? N - r0 : chunk_rows);
         linear_forward(chunk, Hd, in + r0 * C, C, W_(pp->hid.w), W_(pp->hid.b), n, C, Hd);
-#pragma omp parallel for schedule(static) if ((size_t)n * Hd >= 32768)
-        for (int j = 0; j < Hd; j++) {
-            double s1 = 0.0, s2 = 0.0;
-            for (int i = 0; i < n; i++) { double v = chunk[(size_t)i * Hd + j]; s1 += v; s2 += v * v; }
-            sum[j] += s1;
-            sq[j] += s2;
-        }
+        colstats_add(sum, sq, chunk, n, Hd);
     }
     if (sync) { /* the running statistics of every rank's rows */
         sync_sum(sync, acc, 2 * (size_t)Hd);

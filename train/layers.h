@@ -30,6 +30,10 @@ void linear_forward(float *out, int ldo, const float *inp, int ldi, const float 
 void linear_backward(float *dinp, int lddi, int acc, float *dW, float *db, const float *dout, int lddo,
                      const float *inp, int ldi, const float *W, int N, int Cin, int Cout);
 
+/* Column statistics in double: sum[c] += sum_i x[i,c], sq[c] += sum_i x[i,c]^2 (x: N rows of C,
+ * each column summed in row order). */
+void colstats_add(double *sum, double *sq, const float *x, int N, int C);
+
 /* LayerNorm over the last axis: out[N,C], mean[N], rstd[N]; rows of inp/out have strides ldi/ldo. */
 void layernorm_forward(float *out, int ldo, float *mean, float *rstd, const float *inp, int ldi,
                        const float *w, const float *b, int N, int C, float eps);

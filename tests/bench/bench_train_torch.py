@@ -1,7 +1,8 @@
 """bench_train_torch.py — `make bench-train`, the PyTorch side: images/s of one stage-1 training
 step of the twin (tests/reference/twin.py: forward_train, backward, clip_grad_norm_ 5.0, AdamW)
 in eager mode or under torch.compile, on the same shapes, batch, threads and data as
-bench_train_step.c (same deterministic batch formula), and the process's peak RSS.
+bench_train_step.c (same deterministic batch formula), the CPU seconds of a step (all threads) and
+the process's peak RSS.
 
     .venv/bin/python tests/bench/bench_train_torch.py eager|compile PRESET BATCH WARMUP STEPS [key=value ...]
 
@@ -91,13 +92,15 @@ def main():
     print("RESULT first_step_s %.2f" % (time.perf_counter() - t0), flush=True)
     for _ in range(max(0, warm - 1)):
         step()
-    times = []
+    times, cpu = [], []
     for _ in range(steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     med = statistics.median(times)
     print("RESULT step_s %.4f" % med)
+    print("RESULT step_cpu_s %.4f" % statistics.median(cpu))
     print("RESULT step_min_s %.4f" % min(times))
     print("RESULT step_max_s %.4f" % max(times))
     print("RESULT images_per_s %.3f" % (B / med))
