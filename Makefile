@@ -133,7 +133,7 @@ asan: deps
 	  LDFLAGS="-fopenmp -fsanitize=address,undefined" build-asan/ovseg $(patsubst $(BUILD)/%,build-asan/%,$(TEST_BIN))
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	  LDFLAGS="-fopenmp -fsanitize=address,undefined" $(patsubst $(BUILD)/%,build-asan/%,$(FUZZ_REPLAY))
-	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 OVSEG_BIN=build-asan/ovseg \
+	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 OVSEG_BIN=build-asan/ovseg \
 	  sh tests/run.sh build-asan
 
 bench: deps ovseg

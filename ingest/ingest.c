@@ -257,7 +257,7 @@ static const char *SQL_UPDATE = "UPDATE sources SET lines_done = ?2, inserted = 
                                 " rejected = rejected + ?5, other_part = other_part + ?6 WHERE id = ?1";
 
 static int sql_fail(writer *w, ovs_err *e, const char *what) {
-    return ovs_errf(e, OVS_EINTERNAL, "%s: %s: %s", w->db->path, what, sqlite3_errmsg(w->db->h));
+    return ovs_errf(e, ovs_db_rc(w->db), "%s: %s: %s", w->db->path, what, sqlite3_errmsg(w->db->h));
 }
 
 static void writer_close(writer *w) {
