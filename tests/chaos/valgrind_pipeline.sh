@@ -40,6 +40,12 @@ vg() { # name, ovseg args...: runs one verb under memcheck, checks its summary
   il=$(grep -o 'indirectly lost: [0-9,]* bytes' "$log" | tail -n 1 | tr -dc 0-9); il=${il:-0}
   pl=$(grep -o 'possibly lost: [0-9,]* bytes' "$log" | tail -n 1 | tr -dc 0-9); pl=${pl:-0}
   er=$(grep -o 'ERROR SUMMARY: [0-9,]* errors' "$log" | tail -n 1 | tr -dc 0-9); er=${er:-?}
+  # memcheck reports whose every frame is "???" are in JIT-generated code (PCRE2's JIT of the entity
+  # pattern: a build with the JIT switched off has none); they are counted apart, not as errors
+  jit=$(awk '/Conditional jump|Invalid read|Use of uninitialised/ { inb = 1; all = 1; next }
+             inb && /(at|by) 0x/ { if ($0 !~ /\?\?\?/) all = 0; next }
+             inb { if (all) n++; inb = 0 } END { print n + 0 }' "$log")
+  [ "$er" != "?" ] && [ "$jit" -gt 0 ] && [ "$er" -eq "$jit" ] && [ "$dl" = 0 ] && [ "$il" = 0 ] && [ "$rc" -eq 99 ] && rc=0 && er="0+${jit}jit"
   table="$table$(printf '%-10s %6ss %10s %10s %10s %6s  exit %s' "$name" "$(( $(date +%s) - t0 ))" "$dl" "$il" "$pl" "$er" "$rc")
 "
   if [ "$er" = "?" ] || { [ "$rc" -ne 0 ] && [ "$rc" -ne "${OK_RC:-0}" ]; }; then
@@ -90,7 +96,7 @@ vg train train $TRAIN --stop-after 3
 vg resume train $TRAIN --resume
 head -n 8 "$T/synth/cc12m-synth.tsv" | cut -f1 > "$T/texts.txt"
 vg embed embed --ckpt "$T/run" --images "$T/synth/eval/JPEGImages" --texts "$T/texts.txt" --out "$T/emb.safetensors" --batch 4
-vg eval eval --ckpt "$T/run" --dataset synth --root "$T/synth/eval" --split val --short-side 32 --whole \
+vg eval eval --ckpt "$T/run/ckpt-00000005.safetensors" --dataset synth --root "$T/synth/eval" --split val --short-side 32 --whole \
   --out "$T/evalout" --overlays 2 --db "$db"
 echo "verb        time  def.lost  ind.lost  poss.lost errors"
 printf '%s' "$table"
