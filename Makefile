@@ -5,6 +5,7 @@
 #   make asan       the same with AddressSanitizer + UBSan
 #   make bench      figures (tables with baselines measured in the same run)
 #   make chaos      kill -9 at random moments, restart, compare (tests/chaos/chaos_*.sh)
+#   make valgrind   the short pipeline under Valgrind memcheck (tests/chaos/valgrind_pipeline.sh)
 #   make demo       the whole pipeline on the embedded synthetic dataset
 #   make install PREFIX=/usr/local
 
@@ -39,9 +40,9 @@ DEP      = $(LIB_OBJ:.o=.d) $(BUILD)/ovseg.d
 DEBS = build-essential pkg-config libsqlite3-dev libarchive-dev libcurl4-openssl-dev libssl-dev libpcre2-dev \
        libopenblas-dev libwebp-dev libpng-dev libjpeg-dev sqlite3 nginx-light wordnet-base \
        python3 python3-venv gzip bzip2 xz-utils zstd curl ca-certificates clang libomp-dev \
-       libopenmpi-dev openmpi-bin
+       libopenmpi-dev openmpi-bin valgrind
 
-.PHONY: all deps deps-apt deps-venv test tests asan bench bench-train demo ablation install clean fuzz chaos
+.PHONY: all deps deps-apt deps-venv test tests asan bench bench-train demo ablation install clean fuzz chaos valgrind
 all: ovseg
 
 ovseg: $(BUILD)/ovseg
@@ -119,7 +120,7 @@ T ?= image
 S ?= 60
 fuzz:
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang \
-	  OPT="-O1 -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer" build-fuzz/libovseg.a
+	  OPT="-O1 -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer -Wno-unknown-attributes -Wno-pass-failed" build-fuzz/libovseg.a
 	@echo "CC tests/fuzz/fuzz_$(T).c (libFuzzer)"
 	@clang -std=c17 -O1 -g -I. -D_GNU_SOURCE -fsanitize=address,undefined,fuzzer -fopenmp \
 	  $$(pkg-config --cflags $(PKGS)) -o build-fuzz/fuzz_$(T) tests/fuzz/fuzz_$(T).c build-fuzz/libovseg.a \
@@ -133,7 +134,7 @@ asan: deps
 	  LDFLAGS="-fopenmp -fsanitize=address,undefined" build-asan/ovseg $(patsubst $(BUILD)/%,build-asan/%,$(TEST_BIN))
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	  LDFLAGS="-fopenmp -fsanitize=address,undefined" $(patsubst $(BUILD)/%,build-asan/%,$(FUZZ_REPLAY))
-	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 OVSEG_BIN=build-asan/ovseg \
+	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 OVSEG_BIN=build-asan/ovseg \
 	  sh tests/run.sh build-asan
 
 bench: deps ovseg
@@ -159,6 +160,10 @@ ablation: deps ovseg
 # make chaos: kill -9 suites for every stage (tests/chaos/chaos_*.sh), with a report.
 chaos: deps ovseg
 	@sh tests/chaos/run.sh
+
+# make valgrind: the short pipeline, every verb under memcheck (tests/chaos/valgrind_pipeline.sh).
+valgrind: deps ovseg
+	@sh tests/chaos/valgrind_pipeline.sh
 
 # The synthetic crawl on a real nginx (127.0.0.1): make serve-synth DIR=folder [PORT=8089]
 # (generates DIR with `ovseg synth` first when it holds no synth.json); make stop-synth DIR=folder.

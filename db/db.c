@@ -19,14 +19,24 @@ extern const int ovs_n_migrations;
 
 int ovs_db_schema_version(void) { return ovs_schema_version; }
 
+int ovs_db_rc(ovs_db *db) {
+    switch (sqlite3_errcode(db->h)) {
+    case SQLITE_FULL: case SQLITE_READONLY: case SQLITE_IOERR: case SQLITE_CANTOPEN: case SQLITE_BUSY:
+    case SQLITE_LOCKED: case SQLITE_PERM:
+        return OVS_EUSER;
+    default:
+        return OVS_EINTERNAL;
+    }
+}
+
 static int sqlerr(ovs_db *db, ovs_err *e, const char *what) {
-    return ovs_errf(e, OVS_EINTERNAL, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->h));
+    return ovs_errf(e, ovs_db_rc(db), "%s: %s: %s", db->path, what, sqlite3_errmsg(db->h));
 }
 
 int ovs_db_exec(ovs_db *db, const char *sql, ovs_err *e) {
     char *msg = NULL;
     if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
-    int rc = ovs_errf(e, OVS_EINTERNAL, "%s: %s", db->path, msg ? msg : "sqlite error");
+    int rc = ovs_errf(e, ovs_db_rc(db), "%s: %s", db->path, msg ? msg : "sqlite error");
     sqlite3_free(msg);
     return rc;
 }
@@ -45,7 +55,7 @@ void ovs_db_rollback(ovs_db *db) {
 
 int ovs_db_prepare(ovs_db *db, sqlite3_stmt **st, const char *sql, ovs_err *e) {
     if (sqlite3_prepare_v2(db->h, sql, -1, st, NULL) == SQLITE_OK) return 0;
-    return ovs_errf(e, OVS_EINTERNAL, "%s: preparing \"%.60s\": %s", db->path, sql, sqlite3_errmsg(db->h));
+    return ovs_errf(e, ovs_db_rc(db), "%s: preparing \"%.60s\": %s", db->path, sql, sqlite3_errmsg(db->h));
 }
 
 int ovs_db_int(ovs_db *db, const char *sql, int64_t *out, ovs_err *e) {

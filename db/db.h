@@ -35,6 +35,10 @@ int ovs_db_indexes_missing(ovs_db *db);
 int ovs_db_schema_version(void);
 int ovs_db_user_version(ovs_db *db);
 
+/* The exit code of the handle's last SQLite error: OVS_EUSER when the environment is at fault (disk
+ * full, read-only file or folder, I/O error, locked by another process), else OVS_EINTERNAL. */
+int ovs_db_rc(ovs_db *db);
+
 int ovs_db_exec(ovs_db *db, const char *sql, ovs_err *e);
 int ovs_db_begin(ovs_db *db, ovs_err *e);   /* BEGIN IMMEDIATE */
 int ovs_db_commit(ovs_db *db, ovs_err *e);

@@ -22,7 +22,7 @@ static const ovs_cmd_spec SPEC = {
     .min_pos = 1, .max_pos = 1};
 
 static int sql_fail(ovs_db *db, ovs_err *e, const char *what) {
-    return ovs_errf(e, OVS_EINTERNAL, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->h));
+    return ovs_errf(e, ovs_db_rc(db), "%s: %s: %s", db->path, what, sqlite3_errmsg(db->h));
 }
 
 static int exec_bind(ovs_db *db, const char *sql, int64_t a, const char *what, ovs_err *e) {

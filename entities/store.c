@@ -57,7 +57,7 @@ typedef struct stmts {
 } stmts;
 
 static int sql_fail(ovs_db *db, ovs_err *e, const char *what) {
-    return ovs_errf(e, OVS_EINTERNAL, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->h));
+    return ovs_errf(e, ovs_db_rc(db), "%s: %s: %s", db->path, what, sqlite3_errmsg(db->h));
 }
 
 static int grow64(int64_t **a, int64_t *cap, int64_t need) {

@@ -159,7 +159,7 @@ typedef struct fetcher {
 } fetcher;
 
 static int sql_fail(fetcher *f, ovs_err *e, const char *what) {
-    return ovs_errf(e, OVS_EINTERNAL, "%s: %s: %s", f->db->path, what, sqlite3_errmsg(f->db->h));
+    return ovs_errf(e, ovs_db_rc(f->db), "%s: %s: %s", f->db->path, what, sqlite3_errmsg(f->db->h));
 }
 
 /* Reads the next samples to do, in id order (keyset pagination: the table may be large). */

@@ -267,7 +267,7 @@ static const char *SQL_UPDATE = "UPDATE sources SET lines_done = ?2, inserted = 
                                 " rejected = rejected + ?5, other_part = other_part + ?6 WHERE id = ?1";
 
 static int sql_fail(ovs_db *db, ovs_err *e, const char *what) {
-    return ovs_errf(e, OVS_EINTERNAL, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->h));
+    return ovs_errf(e, ovs_db_rc(db), "%s: %s: %s", db->path, what, sqlite3_errmsg(db->h));
 }
 
 static void writer_close(writer *w) {

@@ -34,7 +34,7 @@ void ovs_relpath(const char *target, const char *base, char *out, size_t n) {
 }
 
 static int sqlerr(ovs_db *db, ovs_err *e, const char *what) {
-    return ovs_errf(e, OVS_EINTERNAL, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->h));
+    return ovs_errf(e, ovs_db_rc(db), "%s: %s: %s", db->path, what, sqlite3_errmsg(db->h));
 }
 
 static int meta_get(ovs_db *db, const char *schema, const char *key, char *out, size_t n) {

@@ -99,9 +99,9 @@ static int write_file(const char *path, const void *data, size_t len, ovs_err *e
         if (ovs_mkdir_p(dir, e)) return e ? e->code : OVS_EINTERNAL;
         f = fopen(path, "wb");
     }
-    if (!f) return ovs_errno(e, OVS_EINTERNAL, "%s", path);
+    if (!f) return ovs_errno(e, OVS_EUSER, "%s", path); /* full disk, read-only folder: the environment's */
     int bad = len && fwrite(data, 1, len, f) != len;
-    if (fclose(f) || bad) return ovs_errno(e, OVS_EINTERNAL, "%s: write", path);
+    if (fclose(f) || bad) return ovs_errno(e, OVS_EUSER, "%s: write", path);
     return 0;
 }
 

@@ -83,8 +83,10 @@ static int read_sample_image(shard_job *j, int64_t id, ovs_buf *out, char **capt
     return rc;
 }
 
-/* Builds and writes one sample; OVS_EUSER = the sample is skipped (message in e). */
-static int write_sample(shard_job *j, ovs_tarw *w, int64_t id, ovs_err *e) {
+/* Builds and writes one sample; OVS_EUSER with *stop == 0: the sample is skipped (message in e);
+ * *stop == 1: writing the shard failed (disk full, I/O error: OVS_EUSER; else OVS_EINTERNAL) and the run stops. */
+static int write_sample(shard_job *j, ovs_tarw *w, int64_t id, int *stop, ovs_err *e) {
+    *stop = 0;
     char *caption = NULL;
     int rc = read_sample_image(j, id, &j->img, &caption, e);
     if (rc) return rc;
@@ -125,7 +127,7 @@ static int write_sample(shard_job *j, ovs_tarw *w, int64_t id, ovs_err *e) {
     j->n_pairs += kept;
     ovs_train_sample s = {id, caption, j->img.data, j->img.len, ents, ne, pairs, kept};
     rc = ovs_train_write(w, &s, &j->json, e);
-    if (rc == OVS_EUSER) rc = OVS_EINTERNAL; /* a write failure is not a bad sample */
+    *stop = rc != 0; /* a write failure is not a bad sample */
     for (int i = 0; i < ne; i++) free(names[i]);
     for (int k = 0; k < np; k++) free(pnames[k]);
     free(caption);
@@ -149,7 +151,7 @@ static int record_shard(shard_job *j, const char *path, const int64_t *ids, int 
         sqlite3_bind_int64(st, 5, j->db->run_id);
         sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 7, stats, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE) rc = ovs_errf(e, OVS_EINTERNAL, "recording %s: %s", path, sqlite3_errmsg(j->db->h));
+        if (sqlite3_step(st) != SQLITE_DONE) rc = ovs_errf(e, ovs_db_rc(j->db), "recording %s: %s", path, sqlite3_errmsg(j->db->h));
     }
     int64_t shard_id = sqlite3_last_insert_rowid(j->db->h);
     if (!rc) rc = ovs_db_prepare(j->db, &mt, "INSERT OR IGNORE INTO train_members(shard_id,sample_id) VALUES(?,?)", e);
@@ -157,7 +159,7 @@ static int record_shard(shard_job *j, const char *path, const int64_t *ids, int 
         sqlite3_reset(mt);
         sqlite3_bind_int64(mt, 1, shard_id);
         sqlite3_bind_int64(mt, 2, ids[i]);
-        if (sqlite3_step(mt) != SQLITE_DONE) rc = ovs_errf(e, OVS_EINTERNAL, "recording members of %s: %s", path, sqlite3_errmsg(j->db->h));
+        if (sqlite3_step(mt) != SQLITE_DONE) rc = ovs_errf(e, ovs_db_rc(j->db), "recording members of %s: %s", path, sqlite3_errmsg(j->db->h));
     }
     sqlite3_finalize(st);
     sqlite3_finalize(mt);
@@ -267,8 +269,8 @@ static int run(shard_job *j, const char *subset, int64_t shard_size, uint64_t se
         int nk = 0;
         for (int64_t i = lo; i < hi && !rc; i++) {
             ovs_err se = {0};
-            int src = write_sample(j, w, ids[i], &se);
-            if (src == OVS_EUSER) {
+            int stop, src = write_sample(j, w, ids[i], &stop, &se);
+            if (src == OVS_EUSER && !stop) {
                 ovs_warn("shard: sample %" PRId64 " skipped: %s", ids[i], se.msg);
                 if (++skipped >= 100 && !man.samples && !nk) { /* nothing readable: a wrong --raw-root? */
                     rc = ovs_errf(e, OVS_EUSER, "the first %" PRId64 " samples could not be read (check --raw-root, now "

@@ -24,15 +24,19 @@ struct ovs_tarw {
     char path[4096], tmp[4200];
 };
 
+/* A failed write(2) is remembered in write_errno and reported by the caller; libarchive is told the
+ * bytes went out (and later writes are dropped), so the archive never enters its fatal state, in which
+ * archive_write_free leaks the client buffer. */
 static la_ssize_t on_write(struct archive *a, void *ctx, const void *buf, size_t n) {
     (void)a;
     ovs_tarw *w = ctx;
+    if (w->write_errno) return (la_ssize_t)n;
     const char *p = buf;
     size_t left = n;
     while (left) {
         ssize_t k = write(w->fd, p, left);
         if (k < 0 && errno == EINTR) continue;
-        if (k < 0) { w->write_errno = errno; return -1; }
+        if (k < 0) { w->write_errno = errno; return (la_ssize_t)n; }
         p += k, left -= (size_t)k;
     }
     ovs_sha256_update(&w->sha, buf, n);
@@ -94,6 +98,7 @@ int ovs_tarw_add(ovs_tarw *w, const char *name, const void *data, size_t n, int6
     if (archive_write_header(w->a, en) != ARCHIVE_OK) rc = tar_error(w, e, name);
     else if (n && archive_write_data(w->a, data, n) != (la_ssize_t)n) rc = tar_error(w, e, name);
     else if (archive_write_finish_entry(w->a) != ARCHIVE_OK) rc = tar_error(w, e, name);
+    if (!rc && w->write_errno) rc = tar_error(w, e, name);
     archive_entry_free(en);
     if (!rc && header_offset) *header_offset = at;
     return rc;
@@ -101,7 +106,7 @@ int ovs_tarw_add(ovs_tarw *w, const char *name, const void *data, size_t n, int6
 
 int ovs_tarw_commit(ovs_tarw *w, int64_t *bytes, char sha256_hex[65], ovs_err *e) {
     int rc = 0;
-    if (archive_write_close(w->a) != ARCHIVE_OK) rc = tar_error(w, e, "finishing tar");
+    if (archive_write_close(w->a) != ARCHIVE_OK || w->write_errno) rc = tar_error(w, e, "finishing tar");
     else if (fsync(w->fd)) rc = ovs_errno(e, OVS_EUSER, "%s: fsync", w->tmp);
     else if (close(w->fd)) rc = ovs_errno(e, OVS_EUSER, "%s: close", w->tmp);
     else {

@@ -10,7 +10,7 @@ from PIL import Image, ImageEnhance, ImageOps
 import atexit  # noqa: E402
 import shutil  # noqa: E402
 
-from harness import ROOT, main, test, tmpdir
+from harness import OVSEG, ROOT, main, test, tmpdir
 
 
 _made = []
@@ -24,7 +24,9 @@ def _tmp():
 
 atexit.register(lambda: os.environ.get("KEEP_TMP") or [shutil.rmtree(d, ignore_errors=True) for d in _made])
 
-BIN = os.path.join(ROOT, "build/tests/test_loader")
+# the test binary of the build that made OVSEG_BIN (build-asan/ovseg under `make asan`), else build/
+_bdir = os.path.dirname(os.path.abspath(OVSEG))
+BIN = os.path.join(_bdir if os.path.basename(_bdir).startswith("build") else os.path.join(ROOT, "build"), "tests/test_loader")
 FILL = (124, 116, 104)
 OPS = ["autocontrast", "equalize", "invert", "rotate", "posterize", "solarize", "solarize_add", "color", "contrast",
        "brightness", "sharpness", "shear_x", "shear_y", "translate_x", "translate_y"]

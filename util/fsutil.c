@@ -47,10 +47,10 @@ int ovs_fsync_dir_of(const char *path, ovs_err *e) {
     else if (slash == dir) dir[1] = 0;
     else *slash = 0;
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0) return ovs_errno(e, OVS_EINTERNAL, "%s", dir);
+    if (fd < 0) return ovs_errno(e, OVS_EUSER, "%s", dir); /* the environment: gone, no permission, I/O error */
     int rc = fsync(fd);
     close(fd);
-    return rc ? ovs_errno(e, OVS_EINTERNAL, "fsync %s", dir) : 0;
+    return rc ? ovs_errno(e, OVS_EUSER, "fsync %s", dir) : 0;
 }
 
 int ovs_write_atomic(const char *path, const void *data, size_t len, ovs_err *e) {

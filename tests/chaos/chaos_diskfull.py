@@ -47,7 +47,7 @@ def shard_cases(t):
     try:
         p = subprocess.run([OVSEG, "shard", db, "--subset", "cc4m", "--out", full, "--shard-size", "50"],
                            capture_output=True, text=True)
-        check("diskfull_shard_fails_naming_file", p.returncode != 0 and "No space left on device" in p.stderr
+        check("diskfull_shard_fails_naming_file", p.returncode == 1 and "No space left on device" in p.stderr
               and "train-00000" in p.stderr, f"exit {p.returncode}: {p.stderr[-300:]}")
         check("diskfull_shard_leaves_no_tmp", not no_tmp(full), str(no_tmp(full)))
         con = sqlite3.connect(db)
@@ -61,16 +61,63 @@ def shard_cases(t):
                        capture_output=True, text=True)
     n = sqlite3.connect(db).execute("SELECT count(*) FROM train_members").fetchone()[0]
     check("diskfull_shard_rerun_with_room_finishes", p.returncode == 0 and n == 200, f"exit {p.returncode}, {n} members: {p.stderr[-300:]}")
+    train_cases(t, full)
     if mount(ro, "ro,size=1m"):
         try:
             p = subprocess.run([OVSEG, "shard", db, "--subset", "cc4m", "--out", ro, "--seed", "3"], capture_output=True, text=True)
-            check("readonly_shard_fails_naming_file", p.returncode != 0 and f"{ro}/train-000000.tar.tmp: Read-only file system" in p.stderr,
+            check("readonly_shard_fails_naming_file", p.returncode == 1 and f"{ro}/train-000000.tar.tmp: Read-only file system" in p.stderr,
                   f"exit {p.returncode}: {p.stderr[-300:]}")
             p = subprocess.run([OVSEG, "shard", db, "--subset", "cc4m", "--out", ro + "/sub"], capture_output=True, text=True)
             check("readonly_shard_mkdir_fails_naming_folder", p.returncode == 1 and f"mkdir {ro}/sub: Read-only file system" in p.stderr,
                   f"exit {p.returncode}: {p.stderr[-300:]}")
         finally:
             umount(ro)
+
+
+def train_cases(t, shards):
+    """Checkpoints into a 1 MB tmpfs (a checkpoint pair of the small model is about 24 MB)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import chaos_train
+    cfg = os.path.join(t, "small.cfg")
+    with open(cfg, "w") as f:
+        f.write(chaos_train.SMALL)
+    run = os.path.join(t, "trun")
+    if not mount(run, "size=1m"):
+        print("SKIP diskfull_train: cannot mount a tmpfs (not root?)")
+        return
+    try:
+        p = subprocess.run([OVSEG, "train", "--config", cfg, "--shards", shards + "/*.tar", "--run", run, "--steps", "2",
+                            "--batch", "4", "--threads", "1", "--ckpt-every", "1", "--vocab", chaos_train.VOCAB],
+                           capture_output=True, text=True)
+        check("diskfull_train_checkpoint_fails_naming_file", p.returncode == 1 and "No space left on device" in p.stderr
+              and f"{run}/state-00000001.safetensors.tmp" in p.stderr, f"exit {p.returncode}: {p.stderr[-300:]}")
+        check("diskfull_train_leaves_no_tmp_and_no_half_pair", not no_tmp(run)
+              and not [n for n in os.listdir(run) if n.startswith("ckpt-")], str(os.listdir(run)))
+    finally:
+        umount(run)
+
+
+def db_cases(t):
+    """A database on a 400 KB tmpfs: ingest fills it; the error names the database, the file stays intact."""
+    d = os.path.join(t, "dbfull")
+    if not mount(d, "size=400k"):
+        print("SKIP diskfull_db: cannot mount a tmpfs (not root?)")
+        return
+    try:
+        db = os.path.join(d, "x.db")
+        subprocess.run([OVSEG, "-q", "init", db], check=True)
+        src = os.path.join(os.environ.get("OVSEG_SHARED", os.path.join(os.path.dirname(__file__), "../../../shared")),
+                           "data/cc3m-val-captions-odd.tsv")
+        p = subprocess.run([OVSEG, "ingest", "--columns", "caption,url", "--batch", "500", db, src], capture_output=True, text=True)
+        check("diskfull_ingest_db_fails_naming_database", p.returncode == 1 and db in p.stderr
+              and "full" in p.stderr, f"exit {p.returncode}: {p.stderr[-300:]}")
+        con = sqlite3.connect(db)
+        ok = con.execute("PRAGMA integrity_check").fetchone()[0]
+        n, lines = con.execute("SELECT (SELECT count(*) FROM samples), (SELECT coalesce(sum(lines_done), 0) FROM sources)").fetchone()
+        con.close()
+        check("diskfull_ingest_db_intact_and_consistent", ok == "ok" and n == lines, f"integrity {ok}, {n} samples, {lines} lines done")
+    finally:
+        umount(d)
 
 
 def fetch_cases(t):
@@ -86,7 +133,7 @@ def fetch_cases(t):
             return
         try:
             p = fetchlib.fetch(db, full, "--shard-size", "10", "--workers", "8", "--threads", "1", check=False)
-            check("diskfull_fetch_fails_naming_file", p.returncode != 0 and "No space left on device" in p.stderr,
+            check("diskfull_fetch_fails_naming_file", p.returncode == 1 and "No space left on device" in p.stderr,
                   f"exit {p.returncode}: {p.stderr[-300:]}")
             check("diskfull_fetch_leaves_no_tmp", not no_tmp(full), str(no_tmp(full)))
             con = sqlite3.connect(db)
@@ -111,7 +158,7 @@ def fetch_cases(t):
                 db2 = os.path.join(t, "f2.db")
                 fetchlib.make_db(db2, [(ng.url(n), f"caption {i}") for i, n in enumerate(names[:5])])
                 p = fetchlib.fetch(db2, ro, "--shard-size", "10", check=False)
-                check("readonly_fetch_fails_naming_folder", p.returncode != 0 and "Read-only file system" in p.stderr
+                check("readonly_fetch_fails_naming_folder", p.returncode == 1 and "Read-only file system" in p.stderr
                       and ro in p.stderr, f"exit {p.returncode}: {p.stderr[-300:]}")
                 st = sqlite3.connect(db2).execute("SELECT count(*) FROM samples WHERE state='ok'").fetchone()[0]
                 check("readonly_fetch_records_nothing_ok", st == 0, f"{st} ok samples with nowhere to store them")
@@ -126,10 +173,12 @@ def main():
     try:
         shard_cases(t)
         fetch_cases(t)
+        db_cases(t)
     finally:
-        for m in ("full", "ro", "ffull", "fro"):
+        for m in ("full", "ro", "ffull", "fro", "trun", "dbfull"):
             umount(os.path.join(t, m))
         shutil.rmtree(t, ignore_errors=True)
+    print(f"chaos_diskfull: {len(results)} checks, {results.count(False)} failed")
     return 0 if all(results) else 1
 
 

@@ -107,3 +107,4 @@ def run(trials=20, kills=3, seed=None):
 if __name__ == "__main__":
     run(int(sys.argv[1]) if len(sys.argv) > 1 else 20, int(sys.argv[2]) if len(sys.argv) > 2 else 3)
     print("PASS chaos_fetch_kill9_resume")
+    print(f"chaos_fetch: {int(sys.argv[1]) if len(sys.argv) > 1 else 20} trials, same end state after every resume")
