@@ -214,12 +214,13 @@ int ovs_ckpt_latest(const char *rundir, int64_t *step, ovs_err *e) {
     return rc;
 }
 
-/* Removes complete checkpoints beyond the newest keep, and stray files older than the newest. */
+/* Removes complete checkpoints beyond the newest keep, and stray files (a half pair left by a kill
+ * during an earlier prune) older than the oldest pair kept. */
 static int prune(const char *rundir, int keep, ovs_err *e) {
     int64_t *steps;
     int n, rc = list_complete(rundir, &steps, &n, e);
-    if (rc || keep <= 0 || n <= keep) { free(steps); return rc; }
-    int64_t oldest_kept = steps[keep - 1];
+    if (rc || keep <= 0 || n == 0) { free(steps); return rc; }
+    int64_t oldest_kept = steps[(n < keep ? n : keep) - 1];
     free(steps);
     DIR *d = opendir(rundir);
     if (!d) return ovs_errno(e, OVS_EUSER, "%s", rundir);
