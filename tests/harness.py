@@ -14,6 +14,8 @@ import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OVSEG = os.environ.get("OVSEG_BIN", os.path.join(ROOT, "ovseg"))
+# the pretrained uncased BERT vocabulary (make deps links .venv/minilm to the package's model folder)
+MINILM_VOCAB = os.path.join(ROOT, ".venv/minilm/vocab.txt")
 SHARED = os.environ.get("OVSEG_SHARED", os.path.join(os.path.dirname(ROOT), "shared"))
 _tests = []
 

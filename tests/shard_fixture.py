@@ -13,6 +13,24 @@ from harness import OVSEG, SHARED
 ENTITIES = ["man", "woman", "person", "people", "dog", "tree", "car", "city", "water", "building", "girl", "boy"]
 
 
+# a small model config (on top of tiny) so that 2 cores do a training step in well under a second
+SMALL_CONFIG = """preset = tiny
+img_size = 32
+patch = 8
+width = 64
+heads = 2
+depth0 = 1
+depth1 = 1
+text_width = 64
+text_heads = 2
+text_layers = 1
+text_ff = 128
+proj_hidden = 128
+proj_out = 32
+mem_heads = 2
+text_len = 16
+"""
+
 def real_captions(n):
     """The first n real CC3M captions that contain one of ENTITIES as a space-separated word."""
     out = []

