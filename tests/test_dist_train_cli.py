@@ -2,7 +2,9 @@
 (issue 12): each rank reads its own shard, rank 0 writes metrics and checkpoints (every rank's
 loader cursor in the state, joined by '|');
 
-- kill -9 of the whole job (mpirun and both ranks) mid-training, then `--resume` with 2 ranks:
+- kill -9 of mpirun mid-training: both ranks end with it within 0.5 s (OpenMPI gives each rank a
+  process group of its own; ovseg asks the kernel to kill a rank when its launcher dies), then
+  `--resume` with 2 ranks:
   metrics.tsv loss columns and the final checkpoint byte for byte as an uninterrupted 2-rank run;
 - the same for stage 2 (--init from the 2-rank stage-1 run; mask loss, momentum encoder);
 - kill -9 of one rank: the job ends by itself (no hang) with mpirun naming the dead rank, the last
@@ -94,9 +96,17 @@ def straight():
 
 
 def start(run, log):
-    """the job in its own process group (so that the whole job can be killed at once)"""
+    """the job (mpirun) in its own session; the ranks die with mpirun (PR_SET_PDEATHSIG, train/dist.c)"""
     f = open(log, "w")
     return subprocess.Popen(mpi_cmd(run), stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def running(pid):
+    """the process exists and is not a zombie"""
+    try:
+        return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def wait_for(cond, p, limit=180):
@@ -133,9 +143,18 @@ def dist_cli_kill_9_of_the_job_then_resume_continues_exactly():
     run = os.path.join(setup()["d"], "killed")
     p = start(run, run + ".log")
     wait_for(lambda: os.path.isdir(run) and newest(run) >= 2, p)
-    os.killpg(p.pid, signal.SIGKILL)
+    os.killpg(p.pid, signal.SIGKILL)   # mpirun only: OpenMPI gives every rank a process group of its own
     p.wait()
-    time.sleep(0.5)
+    ranks = [int(x) for x in re.findall(r"rank \d of 2: pid (\d+)", open(run + ".log").read())]
+    assert len(ranks) == 2, open(run + ".log").read()[-800:]
+    t0 = time.time()
+    while any(map(running, ranks)) and time.time() - t0 < 0.5:
+        time.sleep(0.01)
+    alive = [r for r in ranks if running(r)]
+    # without PR_SET_PDEATHSIG the orphaned ranks trained on for ~1 s, long enough to write a
+    # checkpoint beside the resumed job (whose two ranks then resumed from different steps and hung)
+    assert not alive, "ranks %s still run 0.5 s after kill -9 of mpirun" % alive
+    print(f"  both ranks ended {time.time() - t0:.2f} s after kill -9 of mpirun")
     assert newest(run) < STEPS, "finished before the kill"
     run_ok(mpi_cmd(run, "--resume"))
     assert loss_columns(run) == loss_columns(ref)

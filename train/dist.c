@@ -19,6 +19,11 @@ void ovs_dist_collective(ovs_dist *d, ovs_collective *c) {
 
 #ifdef OVS_HAVE_MPI
 #include <mpi.h>
+#include <signal.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 int ovs_dist_have_mpi(void) { return 1; }
 
@@ -33,10 +38,25 @@ static int mpi_fail(ovs_err *e, int rc, const char *what) {
     return ovs_errf(e, OVS_EINTERNAL, "MPI %s failed: %s (a rank may have died)", what, msg);
 }
 
+/* A rank dies with the process that started it (mpirun, or orted on another host). OpenMPI puts
+ * every rank in a process group of its own, so kill -9 of mpirun (or of its group) would otherwise
+ * leave the ranks training on, and writing checkpoints beside the next job in the same run folder. */
+static int die_with_launcher(ovs_err *e) {
+#ifdef __linux__
+    pid_t parent = getppid();
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return ovs_errno(e, OVS_EINTERNAL, "prctl(PR_SET_PDEATHSIG)");
+    if (getppid() != parent) return ovs_errf(e, OVS_EINTERNAL, "the process that started this rank (mpirun) is gone");
+#else
+    (void)e;
+#endif
+    return 0;
+}
+
 int ovs_dist_init(ovs_dist *d, ovs_err *e) {
     memset(d, 0, sizeof *d);
     d->world = 1;
     if (!launched_by_mpirun()) return 0;
+    if (die_with_launcher(e)) return OVS_EINTERNAL;
     int provided, rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
     if (rc != MPI_SUCCESS) return mpi_fail(e, rc, "init");
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
