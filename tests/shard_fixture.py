@@ -122,3 +122,17 @@ def build(d, n=60, raw_shard=25, size=64, jpeg_every=7, seed=1, partners=2):
     con.commit()
     con.close()
     return db
+
+
+def small_training(d):
+    """The training tests' set-up in folder d: 40 samples (48 px) in two training shards of 20
+    (seed 5) and SMALL_CONFIG as a config file; returns {d, shards, cfg}."""
+    db = build(d, n=40, size=48)
+    out = os.path.join(d, "train")
+    r = subprocess.run([OVSEG, "-q", "shard", db, "--subset", "cc4m", "--out", out, "--shard-size", "20",
+                        "--seed", "5"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    cfg = os.path.join(d, "small.cfg")
+    with open(cfg, "w") as f:
+        f.write(SMALL_CONFIG)
+    return {"d": d, "shards": out, "cfg": cfg}

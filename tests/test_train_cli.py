@@ -27,23 +27,13 @@ import shard_fixture
 from harness import MINILM_VOCAB, OVSEG, ROOT, SHARED, main, test, tmpdir
 
 VOCAB = MINILM_VOCAB
-SMALL = shard_fixture.SMALL_CONFIG
 STEPS = 16
 _state = {}
 
 
 def setup():
     if not _state:
-        d = tmpdir()
-        db = shard_fixture.build(d, n=40, size=48)
-        out = os.path.join(d, "train")
-        r = subprocess.run([OVSEG, "-q", "shard", db, "--subset", "cc4m", "--out", out, "--shard-size", "20",
-                            "--seed", "5"], capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr
-        cfg = os.path.join(d, "small.cfg")
-        with open(cfg, "w") as f:
-            f.write(SMALL)
-        _state.update(d=d, shards=out, cfg=cfg)
+        _state.update(shard_fixture.small_training(tmpdir()))
     return _state
 
 

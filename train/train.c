@@ -299,15 +299,16 @@ int ovs_train_resume_cfg(const char *rundir, ovs_train_cfg *cfg, ovs_config *mod
 static int restore(loop *L, ovs_err *e) {
     int64_t step;
     int rc = ovs_ckpt_latest(L->rundir, &step, e);
-    /* every rank resumes from rank 0's newest pair, whatever it sees in the folder itself */
+    /* every rank resumes from rank 0's newest pair, whatever it sees in the folder itself
+     * (-2: rank 0 could not list the folder) */
     if (L->world > 1) {
-        int64_t got[2] = {rc ? -2 : step, L->rank == 0 ? (rc ? -2 : step) : 0};
-        int brc = ovs_dist_bcast(L->dist, &got[1], sizeof got[1], e);
-        if (brc) return brc;
-        if (got[1] == -2 && !rc) return ovs_errf(e, OVS_EUSER, "%s: rank 0 could not list its checkpoints", L->rundir);
-        if (!rc && got[0] != got[1])
-            ovs_warn("rank %d: resuming from rank 0's step %" PRId64 " (this rank saw %" PRId64 " as the newest)", L->rank, got[1], got[0]);
-        step = got[1];
+        int64_t seen = rc ? -2 : step, chosen = seen;
+        int brc = ovs_dist_bcast(L->dist, &chosen, sizeof chosen, e);
+        if (brc || rc) return brc ? brc : rc;
+        if (chosen == -2) return ovs_errf(e, OVS_EUSER, "%s: rank 0 could not list its checkpoints", L->rundir);
+        if (chosen != seen)
+            ovs_warn("rank %d: resuming from rank 0's step %" PRId64 " (this rank saw %" PRId64 " as the newest)", L->rank, chosen, seen);
+        step = chosen;
     }
     if (rc) return rc;
     if (step < 0) return ovs_errf(e, OVS_EUSER, "%s: no complete checkpoint to resume from", L->rundir);
