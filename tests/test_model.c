@@ -290,6 +290,43 @@ TEST(model_param_table_names_shapes_and_flags) {
     ovs_model_free(m);
 }
 
+/* init_std sets the spread of the normal-initialised weights (linears and embeddings), and only theirs */
+static double weight_sd(const char *preset, const char *kv, const char *name, double *conv_sd) {
+    ovs_config c;
+    ovs_err e = {0};
+    ovs_config_load(&c, preset, &e);
+    if (kv) ovs_config_set(&c, kv, &e);
+    ovs_model *m = NULL;
+    if (ovs_model_create(&m, &c, 1, 1, &e)) return -1;
+    double sd[2];
+    const char *names[2] = {name, "img_encoder.patch_embed.proj.weight"};
+    for (int k = 0; k < 2; k++) {
+        const ovs_param *p = ovs_model_find(m, names[k]);
+        double s2 = 0;
+        for (size_t j = 0; p && j < p->numel; j++) {
+            double v = ovs_model_params(m)[p->offset + j];
+            s2 += v * v;
+        }
+        sd[k] = p ? sqrt(s2 / (double)p->numel) : -1;
+    }
+    ovs_model_free(m);
+    *conv_sd = sd[1];
+    return sd[0];
+}
+
+TEST(model_init_std_sets_the_spread_of_normal_initialised_weights) {
+    const char *w = "text_encoder.transformer.encoder.layer.0.intermediate.dense.weight";
+    double conv_b, conv_c;
+    CHECK_NEAR(weight_sd("tiny", NULL, w, &conv_b), 0.08, 0.003);         /* the tiny preset (docs/demo.md) */
+    CHECK_NEAR(weight_sd("tiny", "init_std=0.02", w, &conv_c), 0.02, 0.001);
+    CHECK_NEAR(conv_b, conv_c, 1e-9);                                       /* PyTorch-default inits unchanged */
+    ovs_config c;
+    ovs_err e = {0};
+    CHECK_OK(ovs_config_load(&c, "paper", &e), &e);
+    CHECK_NEAR(c.init_std, 0.02, 1e-9);                                    /* the paper's code */
+    CHECK(ovs_config_set(&c, "init_std=-1", &e) == OVS_EUSER && strstr(e.msg, "init_std"));
+}
+
 TEST(model_config_files_and_overrides) {
     ovs_config c;
     ovs_err e = {0};
@@ -391,6 +428,7 @@ TEST(model_sgd_on_one_batch_lowers_the_loss_deterministically) {
 
 int main(void) {
     RUN(model_param_table_names_shapes_and_flags);
+    RUN(model_init_std_sets_the_spread_of_normal_initialised_weights);
     RUN(model_config_files_and_overrides);
     RUN(model_step_rejects_bad_batches);
     RUN(model_sgd_on_one_batch_lowers_the_loss_deterministically);

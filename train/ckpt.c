@@ -273,7 +273,7 @@ static const struct { const char *name; ftype type; size_t off; } CFG_FIELDS[] =
     FIELD(text_width, F_INT), FIELD(text_heads, F_INT), FIELD(text_layers, F_INT), FIELD(text_ff, F_INT),
     FIELD(type_vocab, F_INT), FIELD(max_pos, F_INT), FIELD(proj_hidden, F_INT), FIELD(proj_out, F_INT),
     FIELD(mem_layers, F_INT), FIELD(mem_heads, F_INT), FIELD(local_patches, F_INT), FIELD(no_group_residual, F_INT),
-    FIELD(entity_weight, F_FLOAT),
+    FIELD(entity_weight, F_FLOAT), FIELD(init_std, F_FLOAT),
 };
 #undef FIELD
 enum { NFIELDS = sizeof CFG_FIELDS / sizeof CFG_FIELDS[0] };
@@ -295,6 +295,7 @@ int ovs_config_to_text(const ovs_config *c, char *out, size_t cap) {
 int ovs_config_from_text(ovs_config *c, const char *text, ovs_err *e) {
     memset(c, 0, sizeof *c);
     c->entity_weight = 1.0f;   /* optional: absent in checkpoints written before it existed */
+    c->init_std = 0.02f;       /* the same */
     char seen[NFIELDS] = {0};
     for (const char *s = text; *s;) {
         const char *nl = strchr(s, '\n'), *eq = strchr(s, '=');
@@ -321,7 +322,7 @@ int ovs_config_from_text(ovs_config *c, const char *text, ovs_err *e) {
         s += len + (nl ? 1 : 0);
     }
     for (int i = 0; i < NFIELDS; i++)
-        if (!seen[i] && strcmp(CFG_FIELDS[i].name, "entity_weight"))
+        if (!seen[i] && strcmp(CFG_FIELDS[i].name, "entity_weight") && strcmp(CFG_FIELDS[i].name, "init_std"))
             return ovs_errf(e, OVS_EUSER, "model config: key '%s' missing", CFG_FIELDS[i].name);
     return 0;
 }

@@ -290,8 +290,9 @@ static int build_table(ovs_model *m) {
     return t.fail ? -1 : 0;
 }
 
-/* ── initialisation (as the paper's code: timm trunc_normal .02 for GroupViT linears, HF BERT
- * normal .02, PyTorch defaults for convolutions and the entity decoder) ───────────────────── */
+/* ── initialisation (as the paper's code: timm trunc_normal for GroupViT linears, HF BERT normal,
+ * both with the config's init_std (.02 in the paper); PyTorch defaults for convolutions and the
+ * entity decoder) ─────────────────────────────────────────────────────────────────────────────── */
 
 static int ends(const char *s, const char *suf) {
     size_t a = strlen(s), b = strlen(suf);
@@ -302,6 +303,7 @@ static int starts(const char *s, const char *pre) { return !strncmp(s, pre, strl
 static void init_params(ovs_model *m, uint64_t seed) {
     ovs_rng r;
     ovs_rng_seed(&r, seed, 0x696e6974 /* "init" */);
+    double std = m->cfg.init_std > 0 ? m->cfg.init_std : 0.02; /* 0: configs written before the key */
     for (int i = 0; i < m->ntab; i++) {
         const ovs_param *p = &m->tab[i];
         float *x = m->params + p->offset;
@@ -332,7 +334,7 @@ static void init_params(ovs_model *m, uint64_t seed) {
         }
         if (p->ndim == 1) continue; /* linear biases: zero */
         for (size_t j = 0; j < p->numel; j++) {
-            double v = 0.02 * ovs_rng_normal(&r);
+            double v = std * ovs_rng_normal(&r);
             x[j] = (float)(v < -2 ? -2 : v > 2 ? 2 : v);
         }
         if (ends(n, "word_embeddings.weight")) memset(x, 0, sizeof(float) * (size_t)p->shape[1]); /* padding_idx 0 */
