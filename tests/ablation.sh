@@ -10,8 +10,9 @@
 #   + cross-image mask consistency stage 1 for S1 steps, then stage 2 for S2 steps
 # Data: DEMO_DIR's shards when `make demo` made them, else the demo's data steps run first.
 # Knobs (environment): ABL_SEEDS ("1 2 3"), ABL_STEPS1 (900, as the demo), ABL_STEPS2 (100), ABL_BATCH (64),
-# ABL_SET (model keys for every row; default the demo's row of the paper's method, "depth1=0 text_len=24";
-# add "local_patches=1 no_group_residual=1" for the departures the demo reports as their own row),
+# ABL_SET (model keys for every row; default the departures the demo reports as their own row:
+# "depth1=0 text_len=24 local_patches=1 no_group_residual=1"; the demo's row of the paper's method is
+# "depth1=0 text_len=24 init_std=0.08"),
 # ABL_DIR (output folder), DEMO_THREADS. Model rows are evaluated on the benchmark's val split.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +24,7 @@ S1=${ABL_STEPS1:-900}
 S2=${ABL_STEPS2:-100}
 BATCH=${ABL_BATCH:-64}
 TH=${DEMO_THREADS:-2}
-SET=${ABL_SET-depth1=0 text_len=24}
+SET=${ABL_SET-depth1=0 text_len=24 local_patches=1 no_group_residual=1}
 setargs=""
 for kv in $SET; do setargs="$setargs --set $kv"; done
 

@@ -18,7 +18,7 @@ S2=${DEMO_STEPS2:-100}
 BATCH=${DEMO_BATCH:-64}
 THREADS=${DEMO_THREADS:-2}
 PORT=${DEMO_PORT:-8089}
-ROWS=${DEMO_ROWS:-"paper's method|depth1=0 text_len=24
+ROWS=${DEMO_ROWS:-"paper's method|depth1=0 text_len=24 init_std=0.08
 + local patches, no group residual (departure)|depth1=0 text_len=24 local_patches=1 no_group_residual=1"}
 py=$root/.venv/bin/python
 step() { printf '\n== %s\n' "$*"; }

@@ -32,13 +32,9 @@ static void preset_tiny(ovs_config *c) {
     c->text_ff = 512; c->type_vocab = 2; c->max_pos = 512;
     c->proj_hidden = 1024; c->proj_out = 256; c->mem_layers = 1; c->mem_heads = 8;
     c->entity_weight = 1.0f;
-    /* the paper's .02 is for width 768; at width 128 a linear layer initialised with .02 passes on
-     * 2.4x less signal (.02 * sqrt(128) against .02 * sqrt(768)), so the grouping block's patch path
-     * (two linears) starts ~20x smaller than its group-token residual (~3x at 768). .08 was chosen on
-     * the tune split
-     * (docs/demo.md: .02 / .049 / .08 / .12 / .16 gave 0.9x / 2.4x / 3.1x / 1.8x / 0.4x random
-     * assignment after 900 steps) */
-    c->init_std = 0.08f;
+    /* the paper's code; the demo's row of the paper's method sets init_std=0.08 (docs/demo.md: at
+     * width 128, .02 leaves the grouping block's patch path ~20x smaller than its residual) */
+    c->init_std = 0.02f;
 }
 
 typedef struct { const char *key; size_t off; int is_float; } field;
