@@ -107,8 +107,9 @@ void ovs_dist_grads_begin(ovs_dist *d, float *buf, size_t n) {
 static void coll_ready(void *ctx, size_t off, size_t n) {
     ovs_dist *d = ctx;
     MPI_Request *req = d->req;
+    if (!d->gbuf || !req || !d->bucket || d->grc || off + n > d->gn || d->nranges == OVS_DIST_MAXRANGE) return;
     size_t nb = (n + d->bucket - 1) / d->bucket;
-    if (!d->gbuf || !req || d->grc || off + n > d->gn || d->nranges == OVS_DIST_MAXRANGE || d->nreq + (int)nb > OVS_DIST_MAXREQ) return;
+    if (d->nreq + (int)nb > OVS_DIST_MAXREQ) return;
     for (size_t o = off; o < off + n; o += d->bucket) {
         size_t len = off + n - o < d->bucket ? off + n - o : d->bucket;
         int rc = MPI_Iallreduce(MPI_IN_PLACE, d->gbuf + o, (int)len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req[d->nreq]);
