@@ -5,9 +5,11 @@
     def webdataset_reads_fetch_shards(): assert ...
     main()
 
-Each test prints "PASS name" or "FAIL name: why"; the process exits 1 if any failed.
+Each test prints "PASS name" or "FAIL name: why"; the process exits 1 if any failed. The folders
+made by tmpdir() are removed at the end unless KEEP_TMP is set (as tests/check.h does).
 """
 import os
+import shutil
 import sys
 import tempfile
 import traceback
@@ -18,6 +20,7 @@ OVSEG = os.environ.get("OVSEG_BIN", os.path.join(ROOT, "ovseg"))
 MINILM_VOCAB = os.path.join(ROOT, ".venv/minilm/vocab.txt")
 SHARED = os.environ.get("OVSEG_SHARED", os.path.join(os.path.dirname(ROOT), "shared"))
 _tests = []
+_tmpdirs = []
 
 
 def test(fn):
@@ -26,7 +29,9 @@ def test(fn):
 
 
 def tmpdir(prefix="ovseg-pytest-"):
-    return tempfile.mkdtemp(prefix=prefix)
+    d = tempfile.mkdtemp(prefix=prefix)
+    _tmpdirs.append(d)
+    return d
 
 
 def main():
@@ -49,4 +54,7 @@ def main():
             msg = str(ex).replace("\n", " ")[:400]
             print(f"FAIL {fn.__name__}: {os.path.basename(tb.filename)}:{tb.lineno}: {type(ex).__name__}: {msg}",
                   flush=True)
+    if not os.environ.get("KEEP_TMP"):
+        for d in _tmpdirs:
+            shutil.rmtree(d, ignore_errors=True)
     sys.exit(1 if failed else 0)
