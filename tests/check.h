@@ -59,6 +59,11 @@ static void check_fail(const char *file, int line, const char *fmt, ...) {
 /* Checks that rc == 0; prints the ovs_err message when not. */
 #define CHECK_OK(rc, e) do { int _r = (rc); if (_r) check_fail(__FILE__, __LINE__, "%s -> %d: %s", #rc, _r, (e)->msg); } while (0)
 
+/* The start of every test's `mpirun` command line: 2 ranks over loopback TCP, run as root, and under
+ * `make asan` full malloc stacks in the ranks so that tests/lsan.supp can match Open MPI's allocations. */
+#define CHECK_MPIRUN "ASAN_OPTIONS=\"${ASAN_OPTIONS:-}:fast_unwind_on_malloc=0\" mpirun --allow-run-as-root " \
+    "--oversubscribe --mca btl self,tcp --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo"
+
 static const char *check_tmpdir(void) __attribute__((unused));
 static const char *check_tmpdir(void) {
     if (!check_tmp[0]) {

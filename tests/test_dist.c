@@ -49,8 +49,7 @@ TEST(dist_mpirun_two_ranks_reduce_gather_broadcast) {
     }
     char cmd[800];
     snprintf(cmd, sizeof cmd,
-             "OVS_DIST_CHILD=1 ASAN_OPTIONS=\"${ASAN_OPTIONS:-}:fast_unwind_on_malloc=0\" mpirun --allow-run-as-root --oversubscribe -np 2 --mca btl self,tcp "
-             "--mca btl_tcp_if_include lo --mca oob_tcp_if_include lo /proc/%d/exe > '%s' 2>&1",
+             "OVS_DIST_CHILD=1 " CHECK_MPIRUN " -np 2 /proc/%d/exe > '%s' 2>&1",
              (int)getpid(), check_path("mpi.out"));
     int rc = system(cmd);
     char buf[512] = "";

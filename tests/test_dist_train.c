@@ -241,8 +241,7 @@ static int have_mpi(void) {
 static int mpirun(const char *env, const char *log) {
     char cmd[2000];
     snprintf(cmd, sizeof cmd,
-             "%s OMP_NUM_THREADS=1 ASAN_OPTIONS=\"${ASAN_OPTIONS:-}:fast_unwind_on_malloc=0\" mpirun --allow-run-as-root --oversubscribe -np %d --mca btl self,tcp "
-             "--mca btl_tcp_if_include lo --mca oob_tcp_if_include lo /proc/%d/exe > '%s' 2>&1",
+             "%s OMP_NUM_THREADS=1 " CHECK_MPIRUN " -np %d /proc/%d/exe > '%s' 2>&1",
              env, W, (int)getpid(), log);
     int rc = system(cmd);
     if (rc) {

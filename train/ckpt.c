@@ -265,17 +265,19 @@ int ovs_ckpt_resolve(const char *path_or_rundir, char *out, size_t cap, ovs_err 
 /* ── the model config as text ────────────────────────────────────────────────────────────────── */
 
 typedef enum { F_INT, F_FLOAT, F_STR } ftype;
-#define FIELD(name, t) {#name, t, offsetof(ovs_config, name)}
-static const struct { const char *name; ftype type; size_t off; } CFG_FIELDS[] = {
+#define FIELD(name, t) {#name, t, offsetof(ovs_config, name), 0}
+#define OPTIONAL(name, t) {#name, t, offsetof(ovs_config, name), 1} /* absent in older checkpoints */
+static const struct { const char *name; ftype type; size_t off; int optional; } CFG_FIELDS[] = {
     FIELD(name, F_STR), FIELD(img_size, F_INT), FIELD(patch, F_INT), FIELD(width, F_INT), FIELD(heads, F_INT),
     FIELD(depth0, F_INT), FIELD(depth1, F_INT), FIELD(groups_in, F_INT), FIELD(groups_out, F_INT),
     FIELD(mlp_ratio, F_INT), FIELD(drop_path, F_FLOAT), FIELD(vocab, F_INT), FIELD(text_len, F_INT),
     FIELD(text_width, F_INT), FIELD(text_heads, F_INT), FIELD(text_layers, F_INT), FIELD(text_ff, F_INT),
     FIELD(type_vocab, F_INT), FIELD(max_pos, F_INT), FIELD(proj_hidden, F_INT), FIELD(proj_out, F_INT),
     FIELD(mem_layers, F_INT), FIELD(mem_heads, F_INT), FIELD(local_patches, F_INT), FIELD(no_group_residual, F_INT),
-    FIELD(entity_weight, F_FLOAT), FIELD(init_std, F_FLOAT),
+    OPTIONAL(entity_weight, F_FLOAT), OPTIONAL(init_std, F_FLOAT),
 };
 #undef FIELD
+#undef OPTIONAL
 enum { NFIELDS = sizeof CFG_FIELDS / sizeof CFG_FIELDS[0] };
 
 int ovs_config_to_text(const ovs_config *c, char *out, size_t cap) {
@@ -294,8 +296,8 @@ int ovs_config_to_text(const ovs_config *c, char *out, size_t cap) {
 
 int ovs_config_from_text(ovs_config *c, const char *text, ovs_err *e) {
     memset(c, 0, sizeof *c);
-    c->entity_weight = 1.0f;   /* optional: absent in checkpoints written before it existed */
-    c->init_std = 0.02f;       /* the same */
+    c->entity_weight = 1.0f;   /* the optional keys' values before they existed */
+    c->init_std = 0.02f;
     char seen[NFIELDS] = {0};
     for (const char *s = text; *s;) {
         const char *nl = strchr(s, '\n'), *eq = strchr(s, '=');
@@ -322,7 +324,7 @@ int ovs_config_from_text(ovs_config *c, const char *text, ovs_err *e) {
         s += len + (nl ? 1 : 0);
     }
     for (int i = 0; i < NFIELDS; i++)
-        if (!seen[i] && strcmp(CFG_FIELDS[i].name, "entity_weight") && strcmp(CFG_FIELDS[i].name, "init_std"))
+        if (!seen[i] && !CFG_FIELDS[i].optional)
             return ovs_errf(e, OVS_EUSER, "model config: key '%s' missing", CFG_FIELDS[i].name);
     return 0;
 }

@@ -73,8 +73,8 @@ static int check(const ovs_config *c, ovs_err *e) {
         return ovs_errf(e, OVS_EUSER, "config %s: proj_hidden/proj_out must be positive and mem_layers 1", c->name);
     if (!(c->entity_weight >= 0))
         return ovs_errf(e, OVS_EUSER, "config %s: entity_weight %g is negative", c->name, c->entity_weight);
-    if (!(c->init_std >= 0 && c->init_std < 1))
-        return ovs_errf(e, OVS_EUSER, "config %s: init_std %g outside [0, 1)", c->name, c->init_std);
+    if (!(c->init_std > 0 && c->init_std < 1))
+        return ovs_errf(e, OVS_EUSER, "config %s: init_std %g outside (0, 1)", c->name, c->init_std);
     if (c->drop_path < 0 || c->drop_path >= 1)
         return ovs_errf(e, OVS_EUSER, "config %s: drop_path %g outside [0, 1)", c->name, c->drop_path);
     return 0;

@@ -303,9 +303,9 @@ static int starts(const char *s, const char *pre) { return !strncmp(s, pre, strl
 static void init_params(ovs_model *m, uint64_t seed) {
     ovs_rng r;
     ovs_rng_seed(&r, seed, 0x696e6974 /* "init" */);
-    /* 0: configs written before the key. The float is rounded to 6 decimals so that 0.02 gives the
-     * very weights of the code before the key existed (the float nearest .02 is not .02) */
-    double std = m->cfg.init_std > 0 ? round((double)m->cfg.init_std * 1e6) / 1e6 : 0.02;
+    /* rounded to 6 decimals so that 0.02 gives the very weights of the code before the key existed
+     * (the float nearest .02 is not .02) */
+    double std = round((double)m->cfg.init_std * 1e6) / 1e6;
     for (int i = 0; i < m->ntab; i++) {
         const ovs_param *p = &m->tab[i];
         float *x = m->params + p->offset;

@@ -31,7 +31,7 @@ typedef struct ovs_config {
     int no_group_residual;  /* 0 = paper */
     /* loss weights (the paper: 1) */
     float entity_weight;    /* masked entity completion; 0 = contrastive only (ablation) */
-    float init_std;         /* std of the truncated-normal init of linears and embeddings; 0 = .02 */
+    float init_std;         /* std of the truncated-normal init of linears and embeddings (.02) */
 } ovs_config;
 
 /* Fills cfg from a preset name ("tiny", "paper") or a config file of `key = value` lines. */
